@@ -1,0 +1,54 @@
+"""The marketkb web application: ``create_app`` builds a Flask app over one data directory."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+
+from flask import Flask
+
+from kb.config import load_settings
+from kb.knowledge import KnowledgeBase
+
+# Uploads and JSON bodies beyond this answer 413 before they are read.
+MAX_CONTENT_LENGTH = 10 * 1024 * 1024
+EXTENSION = "marketkb"
+
+
+class AppState:
+    """What the routes share: the knowledge base, settings, a write lock, the answer cache."""
+
+    def __init__(self, kb: KnowledgeBase, settings: dict[str, object]) -> None:
+        self.kb = kb
+        self.settings = settings
+        # One write (ingest or delete) at a time; reads never wait on it.
+        self.write_lock = threading.Lock()
+        from api.routes import AnswerCache
+
+        self.answers = AnswerCache(kb)
+
+
+def create_app(config: Mapping[str, object] | None = None) -> Flask:
+    """An app configured from defaults, then ``KB_*`` environment variables, then ``config``.
+
+    ``config`` takes the setting names of ``kb.config.SETTINGS``; a ``kb`` entry may hand in an
+    already open KnowledgeBase (tests and ``kb serve`` share one that way).
+    """
+    config = dict(config or {})
+    kb = config.pop("kb", None)
+    settings = load_settings(config)
+    if kb is None:
+        kb = KnowledgeBase(settings["data_dir"], max_passage_tokens=settings["max_passage_tokens"],
+                           approx_threshold=settings["approx_threshold"])
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_CONTENT_LENGTH
+    app.json.sort_keys = False
+    app.json.ensure_ascii = False
+    app.extensions[EXTENSION] = AppState(kb, settings)
+
+    from api.errors import register_error_handlers
+    from api.routes import blueprint
+
+    register_error_handlers(app)
+    app.register_blueprint(blueprint)
+    return app

@@ -1,0 +1,447 @@
+"""The JSON API under /api: ask, ingest, extract, browse articles and facts, health.
+
+Routes only read and check parameters, call ``kb``/``ingest`` and shape the JSON; they never
+write SQL. Every parameter error is a KbError (400) that names the parameter, what was wrong and
+what is accepted.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+from datetime import date, datetime
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Response, current_app, request
+
+from ingest.errors import IngestError
+from ingest.gazetteer import canonical
+from ingest.jsonl import article_from_record
+from ingest.records import Article
+from ingest.sources import SourceOptions, read_sources, read_upload
+from kb.errors import KbError
+from kb.knowledge import PASSAGE_INDEX_FILE, KnowledgeBase
+from kb.store import Filters, StoredArticle
+from kb.vectors import manifest_path
+
+blueprint = Blueprint("api", __name__, url_prefix="/api")
+
+MAX_K = 50
+MAX_PER_PAGE = 100
+MAX_QUESTION_CHARS = 1000
+MAX_URLS = 50
+MAX_ARTICLES = 1000
+MAX_FACTS_LIMIT = 10_000
+# Passages the keyword filter of /api/articles?q= looks at before mapping them to articles.
+KEYWORD_DEPTH = 1000
+ANSWER_CACHE_SIZE = 2048
+GROUP_BY = ("entity",)
+
+
+# -- shared state ----------------------------------------------------------------------------
+
+
+def _state():  # noqa: ANN202 - AppState lives in api/__init__ and imports this module
+    from api import EXTENSION
+
+    return current_app.extensions[EXTENSION]
+
+
+def _kb() -> KnowledgeBase:
+    return _state().kb
+
+
+def _json(data: object, status: int = 200) -> Response:
+    return current_app.response_class(json.dumps(data, ensure_ascii=False, default=str),
+                                      status=status, mimetype="application/json")
+
+
+class AnswerCache:
+    """Answers by normalised question and parameters, valid for one generation of the data.
+
+    The generation is bumped by every write through this app, and also read from the vector
+    index's manifest time, so a ``kb ingest`` run beside the server invalidates it too. An answer
+    is stored under the generation read *before* it was computed, so one computed while a write
+    was running is never served after that write.
+    """
+
+    def __init__(self, kb: KnowledgeBase, size: int = ANSWER_CACHE_SIZE) -> None:
+        self.kb = kb
+        self.size = size
+        self._writes = 0
+        self._entries: OrderedDict[tuple, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def generation(self) -> tuple[int, int]:
+        """What the cached answers depend on: in-app writes and the saved index's timestamp."""
+        try:
+            stamp = manifest_path(self.kb.data_dir / PASSAGE_INDEX_FILE).stat().st_mtime_ns
+        except OSError:
+            stamp = 0
+        return self._writes, stamp
+
+    def invalidate(self) -> None:
+        """Forget every answer (called after an ingest or delete)."""
+        with self._lock:
+            self._writes += 1
+            self._entries.clear()
+
+    def get(self, key: tuple) -> bytes | None:
+        """The cached body for ``key`` (which includes the generation), if any."""
+        with self._lock:
+            body = self._entries.get(key)
+            if body is not None:
+                self._entries.move_to_end(key)
+            return body
+
+    def put(self, key: tuple, body: bytes) -> None:
+        """Remember a body, dropping the least recently used beyond ``size``."""
+        with self._lock:
+            if key[0] != self.generation():
+                return
+            self._entries[key] = body
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+
+# -- parameters ------------------------------------------------------------------------------
+
+
+def int_param(name: str, default: int, low: int, high: int) -> int:
+    """An integer query parameter within [low, high]."""
+    raw = request.args.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise KbError(f"{name} must be an integer from {low} to {high}, got {raw!r}") from None
+    if not low <= value <= high:
+        raise KbError(f"{name} must be an integer from {low} to {high}, got {value}")
+    return value
+
+
+def date_param(name: str) -> str | None:
+    """A date query parameter as ISO 8601: YYYY-MM-DD stays a day, a date-time stays one."""
+    raw = (request.args.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        if len(raw) == 10:
+            return date.fromisoformat(raw).isoformat()
+        return datetime.fromisoformat(raw.replace("Z", "+00:00")).isoformat()
+    except ValueError:
+        raise KbError(f"{name} must be a date as YYYY-MM-DD or an ISO 8601 date-time "
+                      f"(2024-05-01T12:00:00Z), got {raw!r}") from None
+
+
+def choice_param(name: str, allowed: Iterable[str]) -> str | None:
+    """A query parameter that must be one of ``allowed`` when given."""
+    raw = (request.args.get(name) or "").strip()
+    if not raw:
+        return None
+    allowed = tuple(allowed)
+    if raw not in allowed:
+        raise KbError(f"{name} must be one of {', '.join(allowed)}; got {raw!r}")
+    return raw
+
+
+def text_param(name: str, max_chars: int = 200) -> str | None:
+    """A free-text query parameter, stripped; None when absent or blank."""
+    raw = (request.args.get(name) or "").strip()
+    if len(raw) > max_chars:
+        raise KbError(f"{name} must be at most {max_chars} characters, got {len(raw)}")
+    return raw or None
+
+
+def date_filters() -> Filters:
+    """``since``, ``until`` and ``source`` as Filters, checked for order."""
+    since, until = date_param("since"), date_param("until")
+    if since and until and since[:10] > until[:10]:
+        raise KbError(f"since ({since}) is after until ({until}); no article could match")
+    return Filters(since=since, until=until, source=text_param("source"))
+
+
+def json_body() -> dict:
+    """The request's JSON object; 415 for another content type, 400 for malformed JSON."""
+    if not request.is_json:
+        raise KbError(f"expected Content-Type application/json, got "
+                      f"{request.mimetype or 'none'!r}", status=415)
+    raw = request.get_data(cache=True)
+    try:
+        data = json.loads(raw)
+    except ValueError as error:
+        raise KbError(f"the body is not valid JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise KbError(f"the body must be a JSON object, got {type(data).__name__}")
+    return data
+
+
+def require_token() -> None:
+    """Refuse a write without the configured bearer token (401) or with a wrong one (403)."""
+    expected = _state().settings.get("api_token")
+    if not expected:
+        raise KbError("writes are disabled until KB_API_TOKEN is set on the server", status=403)
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise KbError("this endpoint needs an 'Authorization: Bearer <token>' header", status=401)
+    if not hmac.compare_digest(token.strip().encode(), str(expected).encode()):
+        raise KbError("the bearer token is not valid", status=403)
+
+
+def http_url(value: object, where: str) -> str:
+    """``value`` if it is an http(s) URL string, else a 400 naming ``where``."""
+    try:
+        parts = urlsplit(value.strip()) if isinstance(value, str) else None
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme.lower() not in ("http", "https"):
+        raise KbError(f"{where} must be an http or https URL, got {value!r}")
+    if not parts.hostname:
+        raise KbError(f"{where} has no host name: {value!r}")
+    return value.strip()
+
+
+def _source_options() -> SourceOptions:
+    return SourceOptions(allow_private=bool(_state().settings.get("allow_private_urls")))
+
+
+# -- shaping -----------------------------------------------------------------------------------
+
+
+def article_summary(stored: StoredArticle) -> dict[str, object]:
+    """An article's metadata without its body."""
+    a = stored.article
+    return {"id": stored.id, "url": a.url, "title": a.title, "source": a.source,
+            "author": a.author, "published": a.published, "updated": a.updated,
+            "language": a.language, "ingested_at": stored.ingested_at,
+            "changed_at": stored.changed_at}
+
+
+# -- routes ------------------------------------------------------------------------------------
+
+
+@blueprint.get("/health")
+def health() -> Response:
+    """Liveness and counts."""
+    return _json({"status": "ok", **_kb().stats()})
+
+
+@blueprint.get("/ask")
+def ask() -> Response:
+    """Answer a question with cited passages."""
+    from kb.answer import answer_question
+
+    question = " ".join((request.args.get("q") or "").split())
+    if not question:
+        raise KbError("q is required: the question to answer, e.g. ?q=Which+exchange+led+"
+                      "long+liquidations")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise KbError(f"q must be at most {MAX_QUESTION_CHARS} characters, got {len(question)}")
+    k = int_param("k", 5, 1, MAX_K)
+    filters = date_filters()
+    cache = _state().answers
+    key = (cache.generation(), question, k, filters.since, filters.until, filters.source)
+    body = cache.get(key)
+    if body is None:
+        answer = answer_question(_kb(), question, k=k, filters=filters)
+        body = json.dumps(answer.to_dict(), ensure_ascii=False, default=str).encode()
+        cache.put(key, body)
+        hit = "miss"
+    else:
+        hit = "hit"
+    response = current_app.response_class(body, mimetype="application/json")
+    response.headers["X-Answer-Cache"] = hit
+    return response
+
+
+@blueprint.post("/ingest")
+def ingest() -> Response:
+    """Store articles given as JSON records, URLs to fetch, or uploaded files."""
+    require_token()
+    if request.mimetype == "multipart/form-data":
+        items = _uploaded_items()
+    else:
+        items = _json_items(json_body())
+    state = _state()
+    with state.write_lock:
+        try:
+            results = state.kb.ingest(items)
+        finally:
+            state.answers.invalidate()
+    return _json({"articles": [result.to_dict() for result in results]})
+
+
+def _json_items(data: dict) -> list[Article | IngestError]:
+    if ("articles" in data) == ("urls" in data):
+        raise KbError("the body must have exactly one of 'articles' (a list of {url, title, "
+                      "text, published?, source?, author?}) or 'urls' (a list of http(s) URLs)")
+    if "urls" in data:
+        urls = data["urls"]
+        if not isinstance(urls, list) or not 1 <= len(urls) <= MAX_URLS:
+            raise KbError(f"'urls' must be a list of 1 to {MAX_URLS} http(s) URLs")
+        checked = [http_url(url, f"urls[{i}]") for i, url in enumerate(urls)]
+        return list(read_sources(checked, _source_options()))
+    records = data["articles"]
+    if not isinstance(records, list) or not 1 <= len(records) <= MAX_ARTICLES:
+        raise KbError(f"'articles' must be a list of 1 to {MAX_ARTICLES} objects with url, "
+                      "title and text")
+    items: list[Article | IngestError] = []
+    for i, record in enumerate(records):
+        try:
+            items.append(article_from_record(record, origin=f"articles[{i}]"))
+        except IngestError as error:
+            items.append(error)
+    return items
+
+
+def _uploaded_items() -> list[Article | IngestError]:
+    files = request.files.getlist("file")
+    if not files:
+        raise KbError("multipart uploads need one or more parts named 'file' (HTML, .html.gz, "
+                      "saved page text or JSONL)")
+    items: list[Article | IngestError] = []
+    for number, upload in enumerate(files, start=1):
+        name = upload.filename or f"upload-{number}"
+        items.extend(read_upload(upload.read(), name, upload.mimetype or None))
+    return items
+
+
+@blueprint.post("/extract")
+def extract() -> Response:
+    """The figures stated in a text, an HTML page or a fetched URL; nothing is stored."""
+    from ingest.facts import extract_facts
+    from ingest.html import parse_html
+
+    data = json_body()
+    given = [name for name in ("text", "html", "url") if name in data]
+    if len(given) != 1:
+        raise KbError("the body must have exactly one of 'text', 'html' or 'url'")
+    name = given[0]
+    value = data[name]
+    if name != "url" and (not isinstance(value, str) or not value.strip()):
+        raise KbError(f"'{name}' must be a non-empty string")
+    title = None
+    if name == "text":
+        text = value
+    elif name == "html":
+        article = parse_html(value, origin="html")
+        title, text = article.title, article.body
+    else:
+        items = list(read_sources([http_url(value, "url")], _source_options()))
+        first = items[0] if items else IngestError("nothing could be read", source=value)
+        if isinstance(first, IngestError):
+            raise first
+        title, text = first.title, first.body
+    facts = [fact.to_dict() for fact in extract_facts(text)]
+    payload: dict[str, object] = {"facts": facts}
+    if name != "text":
+        # Fact offsets point into the extracted body, so the client gets it too.
+        payload.update({"title": title, "text": text})
+    return _json(payload)
+
+
+@blueprint.get("/articles")
+def list_articles() -> Response:
+    """Articles newest first, filtered and paginated."""
+    page = int_param("page", 1, 1, 1_000_000)
+    per_page = int_param("per_page", 20, 1, MAX_PER_PAGE)
+    filters = date_filters()
+    entity = text_param("entity")
+    if entity:
+        filters.entity = canonical(entity) or entity
+    kb = _kb()
+    query_ids = None
+    q = text_param("q", MAX_QUESTION_CHARS)
+    if q:
+        hits = kb.store.keyword_search(q, KEYWORD_DEPTH, filters)
+        passages = kb.store.get_passages(pid for pid, _ in hits)
+        query_ids = list(dict.fromkeys(passages[pid].passage.article_id
+                                       for pid, _ in hits if pid in passages))
+    if query_ids == []:
+        found, total = [], 0
+    else:
+        found, total = kb.store.list_articles(filters, (page - 1) * per_page, per_page,
+                                              query_ids=query_ids)
+    return _json({"articles": [article_summary(s) for s in found], "total": total,
+                  "page": page, "per_page": per_page})
+
+
+@blueprint.get("/articles/<article_id>")
+def get_article(article_id: str) -> Response:
+    """One article: metadata, body, facts, Q/A pairs and related teasers."""
+    kb = _kb()
+    stored = kb.store.get_article(article_id)
+    a = stored.article
+    return _json({
+        **article_summary(stored),
+        "alternate_urls": a.alternate_urls,
+        "headings": a.headings,
+        "body": a.body,
+        "facts": [fact.to_dict() for fact in kb.store.article_facts(article_id)],
+        "qa": [vars(pair) for pair in a.qa],
+        "related": [vars(teaser) for teaser in a.related],
+    })
+
+
+@blueprint.get("/articles/<article_id>/related")
+def related_articles(article_id: str) -> Response:
+    """Stored articles most similar to this one."""
+    from kb.search import related
+
+    k = int_param("k", 5, 1, MAX_K)
+    found = related(_kb(), article_id, k)
+    return _json({"article_id": article_id, "related": [item.to_dict() for item in found]})
+
+
+@blueprint.delete("/articles/<article_id>")
+def delete_article(article_id: str) -> Response:
+    """Delete an article with its passages, facts and vectors."""
+    require_token()
+    state = _state()
+    with state.write_lock:
+        try:
+            state.kb.delete_article(article_id)
+        finally:
+            state.answers.invalidate()
+    return _json({"id": article_id, "status": "deleted"})
+
+
+@blueprint.get("/facts")
+def list_facts() -> Response:
+    """Stored facts, or per-entity aggregates with the facts behind them."""
+    from kb.factquery import (
+        DIRECTIONS,
+        METRICS,
+        SIDES,
+        WINDOWS,
+        FactQuery,
+        aggregate_by_entity,
+        find_facts,
+    )
+
+    filters = date_filters()
+    query = FactQuery(
+        entity=text_param("entity"), metric=choice_param("metric", METRICS),
+        side=choice_param("side", SIDES), direction=choice_param("direction", DIRECTIONS),
+        window=choice_param("window", WINDOWS), since=filters.since, until=filters.until,
+        source=filters.source, limit=int_param("limit", 1000, 1, MAX_FACTS_LIMIT),
+    )
+    group_by = choice_param("group_by", GROUP_BY)
+    found = find_facts(_kb().store, query)
+    if group_by:
+        groups = aggregate_by_entity(found)
+        return _json({"group_by": group_by, "groups": [g.to_dict() for g in groups]})
+    return _json({"facts": [fact.to_dict() for fact in found], "count": len(found)})
+
+
+@blueprint.get("/openapi.json")
+def openapi() -> Response:
+    """The OpenAPI 3 description of this API."""
+    from api.openapi import openapi_document
+
+    return _json(openapi_document(request.host_url.rstrip("/")))

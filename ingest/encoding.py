@@ -1,0 +1,166 @@
+"""Bytes of a web page → text: size and binary checks, then encoding detection.
+
+Order of evidence: a byte-order mark, the HTTP Content-Type charset, a ``<meta charset>`` or
+``http-equiv`` declaration near the top of the page, strict UTF-8, then charset-normalizer.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import re
+import zlib
+from pathlib import Path
+
+import charset_normalizer
+
+from ingest.errors import IngestError
+
+MAX_PAGE_BYTES = 10 * 1024 * 1024
+_SNIFF_BYTES = 4096
+_CHUNK = 64 * 1024
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+# Magic numbers of formats that are sometimes saved or served where a page was expected.
+_MAGIC = (
+    (b"%PDF-", "a PDF document"),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF87a", "a GIF image"),
+    (b"GIF89a", "a GIF image"),
+    (b"PK\x03\x04", "a ZIP archive (or an Office document)"),
+    (b"\x1f\x8b", "GZIP-compressed data that was not unpacked"),
+    (b"\xfd7zXZ\x00", "XZ-compressed data"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"\x7fELF", "an executable"),
+)
+_HTTP_CHARSET = re.compile(rb"""charset\s*=\s*["']?\s*([\w.:-]+)""", re.IGNORECASE)
+_META_CHARSET = re.compile(
+    rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""",
+    re.IGNORECASE,
+)
+# Labels pages use for encodings that browsers decode as a superset.
+_ALIASES = {
+    "iso-8859-1": "cp1252",
+    "latin-1": "cp1252",
+    "latin1": "cp1252",
+    "us-ascii": "cp1252",
+    "ascii": "cp1252",
+    "iso-8859-9": "cp1254",
+    "shift_jis": "cp932",
+    "shift-jis": "cp932",
+    "sjis": "cp932",
+    "x-sjis": "cp932",
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "euc-kr": "cp949",
+}
+
+
+def _size_error(n_bytes: int) -> IngestError:
+    megabytes = n_bytes / (1024 * 1024)
+    return IngestError(
+        f"page is {megabytes:.1f} MB; the limit is {MAX_PAGE_BYTES // (1024 * 1024)} MB",
+        status=413,
+    )
+
+
+def _codec(label: str | bytes | None) -> str | None:
+    """Python codec name for a declared charset label, or None if unknown."""
+    if not label:
+        return None
+    if isinstance(label, bytes):
+        label = label.decode("ascii", "ignore")
+    name = label.strip().strip("\"'").lower()
+    name = _ALIASES.get(name, name)
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+
+
+def _binary_kind(data: bytes) -> str | None:
+    """What binary data looks like, or None when it may be text."""
+    head = data[:16]
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return kind
+    sample = data[:_SNIFF_BYTES]
+    if b"\x00" in sample:
+        return "binary data (it contains NUL bytes)"
+    return None
+
+
+def _declared_encodings(data: bytes, content_type: str | None) -> list[str]:
+    found: list[str] = []
+    if content_type:
+        match = _HTTP_CHARSET.search(content_type.encode("latin-1", "ignore"))
+        if match:
+            found.append(match.group(1).decode("ascii", "ignore"))
+    match = _META_CHARSET.search(data[:_SNIFF_BYTES])
+    if match:
+        found.append(match.group(1).decode("ascii", "ignore"))
+    return [c for c in (_codec(label) for label in found) if c]
+
+
+def decode_page(data: bytes, content_type: str | None = None) -> str:
+    """Decode the bytes of a web page to text, or raise IngestError saying why it is not one."""
+    if not data or not data.strip():
+        raise IngestError("empty file: the page has no content")
+    if len(data) > MAX_PAGE_BYTES:
+        raise _size_error(len(data))
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            return data[len(bom) :].decode(codec, errors="replace")
+    kind = _binary_kind(data)
+    if kind:
+        raise IngestError(f"not a text page: the content looks like {kind}; expected HTML or text")
+    for codec in _declared_encodings(data, content_type):
+        # A declaration that is plainly wrong (UTF-8 declared, cp1252 bytes) loses to detection.
+        try:
+            return data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    best = charset_normalizer.from_bytes(data).best()
+    if best is not None and best.encoding:
+        return data.decode(_codec(best.encoding) or best.encoding, errors="replace")
+    return data.decode("cp1252", errors="replace")
+
+
+def read_page_file(path: str | Path) -> bytes:
+    """Bytes of a saved page (``.gz`` is unpacked), refusing anything over the size limit."""
+    path = Path(path)
+    size = path.stat().st_size
+    if size > MAX_PAGE_BYTES:
+        raise _size_error(size)
+    with path.open("rb") as handle:
+        magic = handle.read(2)
+    if not (path.suffix == ".gz" or magic == b"\x1f\x8b"):
+        return path.read_bytes()
+    chunks: list[bytes] = []
+    total = 0
+    try:
+        with gzip.open(path, "rb") as stream:
+            # Read in chunks so a gzip bomb stops at the limit instead of filling memory.
+            while chunk := stream.read(_CHUNK):
+                total += len(chunk)
+                if total > MAX_PAGE_BYTES:
+                    raise IngestError(
+                        f"page unpacks to more than {MAX_PAGE_BYTES // (1024 * 1024)} MB; "
+                        f"the limit is {MAX_PAGE_BYTES // (1024 * 1024)} MB",
+                        status=413,
+                    )
+                chunks.append(chunk)
+    except (OSError, EOFError, zlib.error) as error:
+        raise IngestError(f"{path.name} is not a valid gzip file: {error}") from error
+    return b"".join(chunks)

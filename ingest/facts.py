@@ -1,0 +1,464 @@
+"""Extract the numeric facts of commentary as structured, attributed records.
+
+``extract_facts(text)`` finds every figure (``ingest.facts_numbers``), reads what it measures
+(``ingest.facts_metrics``) and what it is about (``ingest.facts_attribution``, with entities from
+``ingest.gazetteer``), and returns ``Fact`` records in text order, in the schema of
+``shared/eval/FACTS.md``, each with its character span and sentence.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ingest.facts_attribution import (
+    SIDED_METRICS,
+    anaphora_entity,
+    attributable,
+    candidate_name,
+    choose_entity,
+    segment_index,
+    segments_of,
+    side_of,
+    sides_respectively,
+)
+from ingest.facts_metrics import (
+    Cue,
+    clause_distance,
+    direction_of,
+    find_cues,
+    has_direction_verb,
+    window_of,
+    word_distance,
+)
+from ingest.facts_numbers import Quantity, find_quantities
+from ingest.gazetteer import Gazetteer, Mention, load_gazetteer
+from ingest.records import Fact
+from ingest.sentences import sentence_spans
+
+_ALL_METRICS = frozenset(
+    [
+        "liquidations",
+        "liquidated_traders",
+        "open_interest",
+        "funding_rate",
+        "long_short_ratio",
+        "price",
+        "price_change",
+        "market_cap",
+        "dominance",
+        "volume",
+        "fund_flow",
+        "aum",
+        "holdings",
+        "purchase",
+        "supply",
+        "tvl",
+        "exploit_loss",
+        "options_notional",
+        "put_call_ratio",
+        "exchange_flow",
+        "exchange_reserve",
+        "transfer",
+        "interest_rate",
+        "inflation",
+    ]
+)
+_ALLOWED = {
+    "money": _ALL_METRICS
+    - {
+        "long_short_ratio",
+        "put_call_ratio",
+        "liquidated_traders",
+        "funding_rate",
+        "interest_rate",
+        "inflation",
+        "dominance",
+    },
+    "percent": frozenset(
+        {
+            "liquidations",
+            "funding_rate",
+            "dominance",
+            "volume",
+            "fund_flow",
+            "aum",
+            "holdings",
+            "market_cap",
+            "open_interest",
+            "tvl",
+            "interest_rate",
+            "inflation",
+            "supply",
+            "price",
+        }
+    ),
+    "bp": frozenset({"interest_rate", "funding_rate", "price"}),
+    "count": frozenset({"liquidations", "open_interest"}),
+    "coin": frozenset(
+        {
+            "holdings",
+            "purchase",
+            "supply",
+            "exchange_flow",
+            "exchange_reserve",
+            "transfer",
+            "fund_flow",
+            "liquidations",
+            "open_interest",
+            "volume",
+            "exploit_loss",
+            "tvl",
+            "options_notional",
+        }
+    ),
+    "ratio": frozenset({"put_call_ratio", "long_short_ratio"}),
+}
+_CHANGEABLE = frozenset(
+    {"volume", "open_interest", "market_cap", "tvl", "aum", "supply", "funding_rate", "holdings"}
+)
+_PEOPLE_AFTER = re.compile(
+    r"\s+(?:of\s+)?(?:all\s+|the\s+)?(?:\w+\s+)?(?:traders|accounts|users|people|investors)\b",
+    re.IGNORECASE,
+)
+_RATIO_WORD = re.compile(r"\bratios?\b|\bPCR\b", re.IGNORECASE)
+_PRICE_LIKE_ASSET_TYPES = ("asset", "index")
+_HOLDER_METRICS = frozenset({"holdings", "purchase", "other", "interest_rate"})
+
+
+@dataclass
+class _ArticleState:
+    """What earlier sentences said, for pronouns and figures without their own cue."""
+
+    history: list[Mention] = field(default_factory=list)
+    last_metric: dict[str, str] = field(default_factory=dict)
+    last_coin: str | None = None
+    seen_sentences: set[str] = field(default_factory=set)
+
+
+def extract_facts(text: str) -> list[Fact]:
+    """The figures stated in ``text`` as facts, in text order, with spans into ``text``."""
+    gazetteer = load_gazetteer()
+    state = _ArticleState()
+    facts: list[Fact] = []
+    for sent_start, sent_end in sentence_spans(text):
+        sentence = text[sent_start:sent_end]
+        # Scraped pages repeat their title and headings; a repeated line states nothing new.
+        if sentence in state.seen_sentences:
+            continue
+        state.seen_sentences.add(sentence)
+        for fact in _sentence_facts(sentence, gazetteer, state):
+            fact.start += sent_start
+            fact.end += sent_start
+            facts.append(fact)
+    return facts
+
+
+def _sentence_facts(sentence: str, gazetteer: Gazetteer, state: _ArticleState) -> list[Fact]:
+    """Facts of one sentence; updates ``state`` for the sentences after it."""
+    quantities = find_quantities(sentence, gazetteer)
+    mentions = [
+        _as_fund_group(sentence, m)
+        for m in gazetteer.find_mentions(sentence)
+        if attributable(sentence, m)
+    ]
+    cues = find_cues(sentence)
+    if not quantities:
+        _remember_context(cues, state)
+        state.history.extend(mentions)
+        return []
+    segments = segments_of(sentence)
+    spans = [(q.core_start, q.end) for q in quantities]
+    free_mentions = [m for m in mentions if not any(a <= m.start < b for a, b in spans)]
+
+    kept: list[tuple[Quantity, str]] = []
+    hosts: dict[int, int] = {}
+    for quantity in quantities:
+        if not _resolve_unit(quantity, sentence, mentions, cues, gazetteer, state):
+            continue
+        host = _host_figure(sentence, quantity, kept)
+        if host is not None:
+            hosts[len(kept)] = host
+            kept.append((quantity, kept[host][1]))
+            continue
+        sibling = next((m for q, m in reversed(kept) if q.kind == quantity.kind), None)
+        metric, cued = _choose_metric(sentence, quantity, cues, state, sibling)
+        if metric is None:
+            continue
+        if cued and quantity.kind in {"money", "coin"} and metric != "price":
+            state.last_metric[quantity.kind] = metric
+        kept.append((quantity, metric))
+
+    paired = _respectively(sentence, kept, free_mentions)
+    paired_sides = sides_respectively(sentence, len(kept))
+    facts: list[Fact] = []
+    for index, (quantity, metric) in enumerate(kept):
+        if index in hosts:
+            host = facts[hosts[index]]
+            entity_name, entity_type = host.entity, host.entity_type
+        else:
+            entity_name, entity_type = _entity_for(
+                sentence, segments, free_mentions, quantity, metric, paired.get(index), state
+            )
+        side = None
+        if metric in SIDED_METRICS:
+            side = (
+                paired_sides[index]
+                if paired_sides
+                else side_of(sentence, segments, quantity.core_start, quantity.end)
+            )
+            if metric == "fund_flow" and side == "long":
+                side = None
+        facts.append(
+            Fact(
+                value=quantity.value,
+                unit=quantity.unit,
+                metric=metric,
+                text=sentence[quantity.start : quantity.end],
+                start=quantity.start,
+                end=quantity.end,
+                sentence=sentence,
+                entity=entity_name,
+                entity_type=entity_type,
+                side=side,
+                direction=direction_of(
+                    metric, sentence, quantity.core_start, quantity.end, quantity.signed
+                ),
+                window=window_of(sentence, quantity.core_start, quantity.end),
+                qualifier=quantity.qualifier,
+            )
+        )
+    state.history.extend(mentions)
+    return facts
+
+
+_FUND_AFTER = re.compile(r"\s+(?:spot\s+)?(?:ETFs?|ETPs?|funds?|investment products|trusts?)\b")
+
+
+def _as_fund_group(sentence: str, mention: Mention) -> Mention:
+    """ "Bitcoin ETFs" names the group of funds holding an asset: same name, type fund."""
+    if mention.type == "asset" and _FUND_AFTER.match(sentence, mention.end):
+        return Mention(mention.start, mention.end, mention.surface, mention.name, "fund")
+    return mention
+
+
+_CONTEXT_METRICS = frozenset(
+    {
+        "liquidations",
+        "fund_flow",
+        "tvl",
+        "volume",
+        "open_interest",
+        "options_notional",
+        "market_cap",
+        "exploit_loss",
+        "aum",
+    }
+)
+
+
+def _remember_context(cues: list[Cue], state: _ArticleState) -> None:
+    """A sentence without figures still sets the topic for the figures right after it."""
+    topical = [c for c in cues if c.metric in _CONTEXT_METRICS]
+    if topical:
+        state.last_metric["money"] = topical[-1].metric
+
+
+def _resolve_unit(
+    quantity: Quantity,
+    sentence: str,
+    mentions: list[Mention],
+    cues: list[Cue],
+    gazetteer: Gazetteer,
+    state: _ArticleState,
+) -> bool:
+    """Settle units that depend on context ("398 coins", "21 million" supply); False drops it."""
+    if quantity.kind == "ratio_bare":
+        if "." not in sentence[quantity.core_start : quantity.end]:
+            return False
+        near = [c for c in cues if c.metric in {"put_call_ratio", "long_short_ratio"}]
+        near_ratio = any(
+            word_distance(sentence, m.start(), quantity.core_start) <= 12
+            for m in _RATIO_WORD.finditer(sentence)
+        )
+        if not near and not near_ratio:
+            return False
+        quantity.kind = "ratio"
+        return True
+    if quantity.unit == "COIN":
+        assets = [m for m in mentions if m.type == "asset"]
+        ticker = gazetteer.ticker(assets[-1].name) if assets else state.last_coin
+        if not ticker:
+            return False
+        quantity.unit = ticker
+    if quantity.kind == "scaled":
+        supply = any(c.metric == "supply" for c in cues)
+        assets = [m for m in mentions if m.type == "asset" and m.end <= quantity.core_start]
+        if supply and assets:
+            quantity.unit = gazetteer.ticker(assets[-1].name) or "count"
+            quantity.kind = "coin"
+        else:
+            quantity.kind = "count"
+    if quantity.kind == "coin":
+        state.last_coin = quantity.unit
+    return True
+
+
+def _cue_cost(sentence: str, cue: Cue, quantity: Quantity) -> float:
+    """Distance in words from a cue to the figure, plus a toll for each clause break crossed."""
+    if cue.end <= quantity.core_start:
+        return clause_distance(sentence, cue.end, quantity.core_start)
+    return clause_distance(sentence, quantity.end, cue.start) + 2
+
+
+def _nearest(
+    sentence: str, quantity: Quantity, cues: list[Cue], allowed: frozenset[str], reach: float = 14.0
+) -> tuple[float, str] | None:
+    """The cheapest allowed cue for a figure, as (cost, metric)."""
+    best: tuple[float, str] | None = None
+    for cue in cues:
+        if cue.metric not in allowed or quantity.start <= cue.start < quantity.end:
+            continue
+        cost = _cue_cost(sentence, cue, quantity)
+        if cost <= reach and (best is None or cost < best[0]):
+            best = (cost, cue.metric)
+    return best
+
+
+def _choose_metric(
+    sentence: str, quantity: Quantity, cues: list[Cue], state: _ArticleState, sibling: str | None
+) -> tuple[str | None, bool]:
+    """The metric of a figure from the cues around it, and whether a cue decided it."""
+    kind = quantity.kind
+    if kind == "ratio":
+        found = _nearest(sentence, quantity, cues, _ALLOWED["ratio"], reach=25)
+        return (found[1], True) if found else ("other", False)
+    if kind == "count":
+        found = _nearest(sentence, quantity, cues, _ALLOWED["count"])
+        if not found:
+            return "other", False
+        return ("liquidated_traders" if found[1] == "liquidations" else found[1]), True
+    if kind in {"percent", "bp"}:
+        return _percent_metric(sentence, quantity, cues), True
+    if kind == "coin":
+        found = _nearest(sentence, quantity, cues, _ALLOWED["coin"] | {"other"})
+        if found:
+            return found[1], True
+        return state.last_metric.get("coin", "other"), False
+    # money
+    price_range = abs(quantity.value) < 1e6 and not quantity.signed
+    allowed = _ALLOWED["money"] if price_range else _ALLOWED["money"] - {"price"}
+    found = _nearest(sentence, quantity, cues, allowed | {"other"})
+    if price_range:
+        non_price = _nearest(sentence, quantity, cues, allowed - {"price"})
+        if non_price and non_price[0] <= 2:
+            return non_price[1], True
+        price = _nearest(sentence, quantity, cues, frozenset({"price"}), reach=6)
+        if price and re.search(r"\b(?:lost|gained|shed|added)\s+$", sentence[: quantity.start]):
+            return "price_change", True
+        if price is None and sibling and sibling != "price":
+            # A small sum listed beside larger ones ("XRP ($700,000)") measures what they do.
+            return sibling, False
+        return "price", True
+    if found:
+        return found[1], True
+    return state.last_metric.get("money", "other"), False
+
+
+def _host_figure(sentence: str, quantity: Quantity, kept: list[tuple[Quantity, str]]) -> int | None:
+    """Index of the figure a parenthesised figure restates: "76,987 ETH (~$285 million)"."""
+    if not kept:
+        return None
+    previous = kept[-1][0]
+    gap = sentence[previous.end : quantity.start]
+    if re.fullmatch(r"\s*\(\s*", gap) and previous.unit != quantity.unit:
+        return len(kept) - 1
+    return None
+
+
+def _percent_metric(sentence: str, quantity: Quantity, cues: list[Cue]) -> str:
+    """Metric of a percentage: a change of the named measure, a share, a rate, or a price move."""
+    allowed = _ALLOWED["percent"] if quantity.kind == "percent" else _ALLOWED["bp"]
+    found = _nearest(sentence, quantity, cues, allowed)
+    if found and found[1] == "liquidations" and _PEOPLE_AFTER.match(sentence, quantity.end):
+        return "liquidated_traders"
+    if found and found[1] in {"holdings", "tvl", "volume"}:
+        share = _nearest(sentence, quantity, cues, frozenset({"dominance"}), reach=8)
+        if share:
+            return "dominance"
+    if has_direction_verb(sentence, quantity.start, quantity.end):
+        changeable = _nearest(sentence, quantity, cues, _CHANGEABLE)
+        if changeable and changeable[0] <= 6:
+            return changeable[1]
+        return "price_change"
+    if found:
+        return "price_change" if found[1] == "price" else found[1]
+    return "other"
+
+
+def _respectively(
+    sentence: str, kept: list[tuple[Quantity, str]], mentions: list[Mention]
+) -> dict[int, Mention]:
+    """Figure index → mention, for "A and B … $X and $Y, respectively" lists."""
+    marker = re.search(r"\brespectively\b", sentence, re.IGNORECASE)
+    if not marker or len(kept) < 2:
+        return {}
+    run = [i for i, (q, _) in enumerate(kept) if q.end <= marker.start()]
+    # The list is the run of figures joined only by commas and "and" just before "respectively".
+    chain: list[int] = []
+    for i in reversed(run):
+        if chain:
+            gap = sentence[kept[i][0].end : kept[chain[-1]][0].start]
+            if not re.fullmatch(r"[\s,]*(?:and\s+)?", gap):
+                break
+        chain.append(i)
+    chain.reverse()
+    if len(chain) < 2:
+        return {}
+    first = kept[chain[0]][0].start
+    floor = kept[chain[0] - 1][0].end if chain[0] > 0 else 0
+    names: list[Mention] = []
+    for mention in mentions:
+        if floor <= mention.start < first and all(mention.name != m.name for m in names):
+            names.append(mention)
+    if len(names) < len(chain):
+        return {}
+    return dict(zip(chain, names[-len(chain) :], strict=True))
+
+
+def _entity_for(
+    sentence: str,
+    segments: list,
+    mentions: list[Mention],
+    quantity: Quantity,
+    metric: str,
+    paired: Mention | None,
+    state: _ArticleState,
+) -> tuple[str | None, str | None]:
+    """Canonical entity name and type for a figure, or (None, None) when market-wide."""
+    mention = paired or choose_entity(
+        sentence, segments, mentions, quantity.core_start, quantity.end, metric
+    )
+    if mention is None or (metric in _HOLDER_METRICS and mention.type in _PRICE_LIKE_ASSET_TYPES):
+        mention = anaphora_entity(sentence, len(sentence), state.history) or mention
+    if mention is None and metric in {"price", "price_change", "supply"}:
+        mention = next(
+            (m for m in reversed(state.history) if m.type in _PRICE_LIKE_ASSET_TYPES), None
+        )
+    if mention is not None:
+        return mention.name, mention.type
+    if _is_heading(sentence):
+        return None, None
+    segment = segments[segment_index(segments, quantity.start)]
+    name = candidate_name(sentence, segment, quantity.start)
+    if name and load_gazetteer().lookup(name) is None:
+        return name, "candidate"
+    return None, None
+
+
+def _is_heading(sentence: str) -> bool:
+    """Whether a line is Title Case, as headlines are (their capitals say nothing about names)."""
+    words = [w for w in re.findall(r"[A-Za-z][\w'’-]*", sentence) if len(w) > 3]
+    if len(words) < 3:
+        return False
+    return sum(w[0].isupper() for w in words) / len(words) >= 0.7

@@ -1,0 +1,196 @@
+"""Named things of the crypto market (exchanges, assets, funds, companies…) and where text
+mentions them.
+
+The data lives in ``ingest/data/gazetteer.json``: each entity has a canonical ``name``, a ``type``,
+``aliases`` matched case-insensitively and ``exact`` aliases matched only as written (tickers, and
+names that are also ordinary words, such as "Strategy" or "Spark").
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+from pathlib import Path
+
+GAZETTEER_PATH = Path(__file__).parent / "data" / "gazetteer.json"
+
+ENTITY_TYPES = (
+    "exchange",
+    "asset",
+    "network",
+    "fund",
+    "company",
+    "protocol",
+    "index",
+    "person",
+    "country",
+    "source",
+)
+
+# A mention glued to a slash or a quote currency is a trading pair ("BTC/USD", "BTC-USDT-SWAP"),
+# which names a market, not the thing a figure is about.
+_PAIR_AFTER = re.compile(r"[/-](?:[A-Z]{2,6})\b")
+_PAIR_BEFORE = re.compile(r"[A-Z]{2,6}[/-]$")
+
+
+@dataclass(frozen=True)
+class Entity:
+    """One named thing with its canonical name and the ways text refers to it."""
+
+    name: str
+    type: str
+    aliases: tuple[str, ...] = ()
+    exact: tuple[str, ...] = ()
+    ticker: str | None = None
+    issuer: str | None = None
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A place where a sentence names an entity; ``text[start:end] == surface``."""
+
+    start: int
+    end: int
+    surface: str
+    name: str
+    type: str
+
+
+@dataclass
+class Gazetteer:
+    """The known entities, with case-insensitive alias lookup and mention finding."""
+
+    entities: list[Entity] = field(default_factory=list)
+
+    @cached_property
+    def _by_alias(self) -> dict[str, Entity]:
+        table: dict[str, Entity] = {}
+        for entity in self.entities:
+            for alias in (entity.name, *entity.aliases, *entity.exact):
+                table.setdefault(alias.casefold(), entity)
+        return table
+
+    @cached_property
+    def _by_name(self) -> dict[str, Entity]:
+        return {entity.name.casefold(): entity for entity in self.entities}
+
+    @cached_property
+    def _patterns(
+        self,
+    ) -> tuple[re.Pattern[str], re.Pattern[str], dict[str, Entity], dict[str, Entity]]:
+        loose: dict[str, Entity] = {}
+        strict: dict[str, Entity] = {}
+        for entity in self.entities:
+            exact = set(entity.exact)
+            if entity.name not in exact:
+                loose.setdefault(entity.name.casefold(), entity)
+            for alias in entity.aliases:
+                loose.setdefault(alias.casefold(), entity)
+            for alias in exact:
+                strict.setdefault(alias, entity)
+        return (
+            _alternation(loose, re.IGNORECASE),
+            _alternation(strict, 0),
+            loose,
+            strict,
+        )
+
+    def lookup(self, name: str) -> Entity | None:
+        """The entity a name or alias refers to (case-insensitive), or None."""
+        key = name.strip().casefold()
+        return self._by_name.get(key) or self._by_alias.get(key)
+
+    def canonical(self, name: str) -> str | None:
+        """Canonical name for an alias ("BTC" → "Bitcoin"), or None when unknown."""
+        entity = self.lookup(name)
+        return entity.name if entity else None
+
+    def entity_type(self, name: str) -> str | None:
+        """Type of the entity an alias refers to ("OKEx" → "exchange"), or None."""
+        entity = self.lookup(name)
+        return entity.type if entity else None
+
+    def ticker(self, name: str) -> str | None:
+        """Ticker of an asset or fund named by an alias, or None."""
+        entity = self.lookup(name)
+        return entity.ticker if entity else None
+
+    def asset_for_ticker(self, ticker: str) -> Entity | None:
+        """The asset whose ticker is ``ticker`` (exact case), or None."""
+        _, _, _, strict = self._patterns
+        entity = strict.get(ticker)
+        return entity if entity and entity.ticker == ticker else None
+
+    def find_mentions(self, text: str, *, skip_pairs: bool = True) -> list[Mention]:
+        """Non-overlapping entity mentions in ``text``, longest first where they overlap."""
+        loose_re, strict_re, loose, strict = self._patterns
+        found: list[Mention] = []
+        for pattern, table, fold in ((loose_re, loose, True), (strict_re, strict, False)):
+            for match in pattern.finditer(text):
+                surface = match.group(0)
+                entity = table[surface.casefold() if fold else surface]
+                found.append(Mention(match.start(), match.end(), surface, entity.name, entity.type))
+        found.sort(key=lambda m: (-(m.end - m.start), m.start))
+        chosen: list[Mention] = []
+        for mention in found:
+            if any(m.start < mention.end and mention.start < m.end for m in chosen):
+                continue
+            if skip_pairs and (
+                _PAIR_AFTER.match(text, mention.end) or _PAIR_BEFORE.search(text[: mention.start])
+            ):
+                continue
+            chosen.append(mention)
+        return sorted(chosen, key=lambda m: m.start)
+
+
+def _alternation(table: dict[str, Entity], flags: int) -> re.Pattern[str]:
+    """One regex matching any alias in ``table`` as a whole word, longest alias first."""
+    aliases = sorted(table, key=len, reverse=True)
+    body = "|".join(re.escape(alias) for alias in aliases) or r"(?!)"
+    return re.compile(rf"(?<![\w$.&])(?:{body})(?![\w&]|\.\w)", flags)
+
+
+def gazetteer_from_json(data: dict) -> Gazetteer:
+    """A gazetteer from the JSON layout of ``ingest/data/gazetteer.json``."""
+    entities = []
+    for item in data["entities"]:
+        if item["type"] not in ENTITY_TYPES:
+            raise ValueError(
+                f"gazetteer entity {item['name']!r} has type {item['type']!r}; "
+                f"accepted types: {', '.join(ENTITY_TYPES)}"
+            )
+        entities.append(
+            Entity(
+                name=item["name"],
+                type=item["type"],
+                aliases=tuple(item.get("aliases", ())),
+                exact=tuple(item.get("exact", ())),
+                ticker=item.get("ticker"),
+                issuer=item.get("issuer"),
+            )
+        )
+    return Gazetteer(entities)
+
+
+@lru_cache(maxsize=1)
+def load_gazetteer(path: Path | None = None) -> Gazetteer:
+    """The shipped gazetteer (or the one at ``path``), loaded once."""
+    source = path or GAZETTEER_PATH
+    return gazetteer_from_json(json.loads(Path(source).read_text(encoding="utf-8")))
+
+
+def canonical(name: str) -> str | None:
+    """Canonical name for an alias in the shipped gazetteer ("OKEx" → "OKX"), or None."""
+    return load_gazetteer().canonical(name)
+
+
+def entity_type(name: str) -> str | None:
+    """Type of a named entity in the shipped gazetteer, or None when unknown."""
+    return load_gazetteer().entity_type(name)
+
+
+def find_mentions(text: str) -> list[Mention]:
+    """Entity mentions of the shipped gazetteer in ``text``, with spans."""
+    return load_gazetteer().find_mentions(text)

@@ -1,0 +1,246 @@
+"""The ``kb`` command line: ingest, parse, extract, search, ask, browse and serve."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections import Counter
+from pathlib import Path
+
+import click
+
+from ingest.errors import IngestError
+from ingest.sources import SourceOptions, read_sources
+from kb.config import SETTINGS, load_settings
+from kb.errors import KbError
+from kb.ingesting import STATUSES, IngestResult
+
+_HELP = {setting.name: setting.help for setting in SETTINGS}
+
+
+def _json_line(data: object) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, default=str))
+
+
+class _KbGroup(click.Group):
+    """Turns domain errors into one clean line and an exit code instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except (KbError, IngestError) as error:
+            raise click.ClickException(str(getattr(error, "detail", error))) from None
+
+
+@click.group(cls=_KbGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--data-dir", envvar="KB_DATA_DIR", type=click.Path(file_okay=False),
+              help=_HELP["data_dir"] + " [env KB_DATA_DIR]")
+@click.option("-v", "--verbose", is_flag=True, help="Log progress and repairs to stderr.")
+@click.pass_context
+def main(ctx: click.Context, data_dir: str | None, verbose: bool) -> None:
+    """marketkb: answers from market commentary, with cited passages and extracted figures."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        ctx.obj = load_settings({"data_dir": data_dir} if data_dir else None)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+
+
+def open_kb(settings: dict) -> object:
+    """The knowledge base of the configured data directory."""
+    from kb.knowledge import KnowledgeBase
+
+    return KnowledgeBase(settings["data_dir"], max_passage_tokens=settings["max_passage_tokens"],
+                         approx_threshold=settings["approx_threshold"])
+
+
+@main.command()
+@click.argument("sources", nargs=-1, required=True)
+@click.option("--allow-private-urls", is_flag=True,
+              help="Allow URLs on loopback/private addresses (for local fixtures).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar; print only the summary.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON result per item.")
+@click.pass_obj
+def ingest(settings: dict, sources: tuple[str, ...], allow_private_urls: bool, quiet: bool,
+           as_json: bool) -> None:
+    """Ingest HTML files or directories, saved page texts, JSONL exports, URLs and feeds.
+
+    Ends with a summary of new, updated, unchanged, duplicate and failed items, with one reason
+    per failure; exits non-zero only when nothing could be ingested.
+    """
+    from tqdm import tqdm
+
+    kb = open_kb(settings)
+    options = SourceOptions(allow_private=allow_private_urls or settings["allow_private_urls"])
+    bar = tqdm(desc="ingest", unit="article", disable=quiet or as_json, file=sys.stderr)
+
+    def progress(result: IngestResult) -> None:
+        bar.update(1)
+        bar.set_postfix_str(result.status, refresh=False)
+
+    results = kb.ingest(read_sources(list(sources), options), progress=progress)
+    bar.close()
+    if as_json:
+        for result in results:
+            _json_line({**result.to_dict(), "origin": result.origin})
+    counts = Counter(result.status for result in results)
+    click.echo(", ".join(f"{counts[status]} {status}" for status in STATUSES), err=as_json)
+    for result in results:
+        if result.status == "failed":
+            click.echo(f"  failed: {result.origin or result.url}: {result.error}", err=True)
+    stats = kb.stats()
+    click.echo(f"store now holds {stats['articles']} articles, {stats['passages']} passages, "
+               f"{stats['facts']} facts", err=as_json)
+    if not results or counts["failed"] == len(results):
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("sources", nargs=-1, required=True)
+@click.option("--allow-private-urls", is_flag=True, help="Allow URLs on private addresses.")
+@click.pass_obj
+def parse(settings: dict, sources: tuple[str, ...], allow_private_urls: bool) -> None:
+    """Parse sources without storing; print one JSON object per article, in input order."""
+    options = SourceOptions(allow_private=allow_private_urls or settings["allow_private_urls"])
+    failures = 0
+    for item in read_sources(list(sources), options):
+        if isinstance(item, IngestError):
+            failures += 1
+            _json_line({"error": item.reason, "source": item.source})
+        else:
+            _json_line(item.to_dict())
+    if failures:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("source")
+@click.option("--allow-private-urls", is_flag=True, help="Allow URLs on private addresses.")
+@click.pass_obj
+def extract(settings: dict, source: str, allow_private_urls: bool) -> None:
+    """Print the figures in SOURCE (a file, a URL, or - for stdin; text or HTML) as JSON."""
+    from ingest.facts import extract_facts
+    from ingest.sources import read_upload
+
+    if source == "-":
+        items = list(read_upload(sys.stdin.buffer.read(), "stdin"))
+    elif Path(source).is_file() and Path(source).suffix.lower() not in (".jsonl", ".html",
+                                                                         ".htm", ".gz"):
+        items = list(read_upload(Path(source).read_bytes(), source))
+    else:
+        options = SourceOptions(allow_private=allow_private_urls or settings["allow_private_urls"])
+        items = list(read_sources([source], options))
+    for item in items:
+        if isinstance(item, IngestError):
+            raise click.ClickException(str(item))
+        facts = extract_facts(item.body)
+        _json_line({"title": item.title, "facts": [fact.to_dict() for fact in facts]})
+
+
+@main.command()
+@click.option("--entity", help="Canonical entity or alias, e.g. Binance or BTC.")
+@click.option("--metric", help="Metric from the vocabulary, e.g. liquidations.")
+@click.option("--side", type=click.Choice(["long", "short"]), help="Long or short side.")
+@click.option("--direction", type=click.Choice(["in", "out", "up", "down"]), help="Direction.")
+@click.option("--window", help="Time window, e.g. 1h, 24h, 7d.")
+@click.option("--since", help="Published on or after this date (YYYY-MM-DD).")
+@click.option("--until", help="Published on or before this date (YYYY-MM-DD).")
+@click.option("--group-by", type=click.Choice(["entity"]), help="Aggregate per entity.")
+@click.option("--limit", default=100, show_default=True, help="Most facts to list.")
+@click.pass_obj
+def facts(settings: dict, entity: str | None, metric: str | None, side: str | None,
+          direction: str | None, window: str | None, since: str | None, until: str | None,
+          group_by: str | None, limit: int) -> None:
+    """List stored facts, or per-entity aggregates with the facts behind them."""
+    from kb.factquery import FactQuery, aggregate_by_entity, find_facts
+    from kb.store import Store
+
+    store = Store(Path(settings["data_dir"]) / "kb.sqlite3")
+    query = FactQuery(entity=entity, metric=metric, side=side, direction=direction,
+                      window=window, since=since, until=until, limit=limit)
+    found = find_facts(store, query)
+    if group_by:
+        for group in aggregate_by_entity(found):
+            _json_line(group.to_dict())
+    else:
+        for fact in found:
+            _json_line(fact.to_dict())
+
+
+@main.command()
+@click.argument("query")
+@click.option("-k", default=5, show_default=True, help="Passages to return.")
+@click.option("--mode", type=click.Choice(["hybrid", "dense", "keyword"]), default="hybrid",
+              show_default=True, help="Ranking to use.")
+@click.option("--since", help="Published on or after (YYYY-MM-DD).")
+@click.option("--until", help="Published on or before (YYYY-MM-DD).")
+@click.option("--source", help="Only this source.")
+@click.pass_obj
+def search(settings: dict, query: str, k: int, mode: str, since: str | None, until: str | None,
+           source: str | None) -> None:
+    """Print the passages that best match QUERY, one JSON object per line."""
+    from kb.search import search as run_search
+    from kb.store import Filters
+
+    kb = open_kb(settings)
+    for hit in run_search(kb, query, k, Filters(since=since, until=until, source=source), mode):
+        _json_line(hit.to_dict())
+
+
+@main.command()
+@click.argument("article_id")
+@click.option("-k", default=5, show_default=True, help="Articles to return.")
+@click.pass_obj
+def related(settings: dict, article_id: str, k: int) -> None:
+    """Print the articles most similar to ARTICLE_ID."""
+    from kb.search import related as find_related
+
+    for item in find_related(open_kb(settings), article_id, k):
+        _json_line(item.to_dict())
+
+
+@main.command()
+@click.argument("article_id")
+@click.pass_obj
+def delete(settings: dict, article_id: str) -> None:
+    """Delete an article with its passages, facts and vectors."""
+    open_kb(settings).delete_article(article_id)
+    click.echo(f"deleted {article_id}")
+
+
+@main.command()
+@click.pass_obj
+def reindex(settings: dict) -> None:
+    """Re-cut all passages, re-extract facts and rebuild the vector indexes from the store."""
+    changes = open_kb(settings).reindex()
+    click.echo(", ".join(f"{value} {name.replace('_', ' ')}" for name, value in changes.items()))
+
+
+@main.command()
+@click.pass_obj
+def stats(settings: dict) -> None:
+    """Print counts of stored articles, passages and facts."""
+    from kb.store import Store
+
+    _json_line(Store(Path(settings["data_dir"]) / "kb.sqlite3").counts())
+
+
+@main.command()
+@click.option("--host", help=_HELP["host"] + " [env KB_HOST; default 127.0.0.1]")
+@click.option("--port", type=click.IntRange(0, 65535),
+              help=_HELP["port"] + " [env KB_PORT; default 8080; 0 picks a free one]")
+@click.pass_obj
+def serve(settings: dict, host: str | None, port: int | None) -> None:
+    """Serve the JSON API under waitress until interrupted.
+
+    Loads the model once, ingests the shipped sample corpus into an empty data directory
+    (unless KB_NO_SAMPLE=1), prints the URL it answers on and logs one line per request.
+    Write endpoints need KB_API_TOKEN to be set.
+    """
+    from api.serve import serve as run_server
+
+    overrides = {name: value for name, value in (("host", host), ("port", port))
+                 if value is not None}
+    run_server({**settings, **overrides})

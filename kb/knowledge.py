@@ -1,0 +1,299 @@
+"""The knowledge base of one data directory: the store, the vector indexes and the model, kept in step.
+
+SQLite is the source of truth. Vectors are derived: passages are embedded after their article is
+committed, and on open the indexes are compared with the store (missing vectors embedded, orphans
+removed), so a crash at any point heals on the next start.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from ingest.chunking import ChunkSettings
+from ingest.errors import IngestError
+from ingest.records import Article
+from kb.embedding import MODEL_DIM, MODEL_NAME, MODEL_SHA256, Embedder, ensure_model, get_embedder
+from kb.errors import KbError
+from kb.ingesting import IngestResult, failed, rewrite_article, store_article
+from kb.store import SCHEMA_VERSION, Store
+from kb.vectors import DEFAULT_APPROX_THRESHOLD, VectorIndex, manifest_path, mean_vector
+
+log = logging.getLogger(__name__)
+
+STORE_FILE = "kb.sqlite3"
+PASSAGE_INDEX_FILE = "passages.faiss"
+ARTICLE_INDEX_FILE = "articles.faiss"
+MANIFEST_FILE = "manifest.json"
+# Passages embedded per batch: big enough for throughput, small enough that progress moves.
+FLUSH_PASSAGES = 256
+
+Progress = Callable[[IngestResult], None]
+
+
+def article_vector_id(article_id: str) -> int:
+    """The int64 id of an article in the article index (its hex id read as a number)."""
+    return int(article_id, 16)
+
+
+class KnowledgeBase:
+    """Store, indexes and model for one data directory; safe to share between threads."""
+
+    def __init__(
+        self,
+        data_dir: str | os.PathLike[str],
+        *,
+        max_passage_tokens: int = 254,
+        approx_threshold: int = DEFAULT_APPROX_THRESHOLD,
+        embedder: Embedder | None = None,
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise KbError(f"cannot create data directory {self.data_dir}: {error}", 500) from error
+        self.store = Store(self.data_dir / STORE_FILE)
+        self.chunk_settings = ChunkSettings(max_tokens=max_passage_tokens)
+        self.approx_threshold = approx_threshold
+        self._embedder = embedder
+        self._token_counter: Callable[[str], int] | None = None
+        self._lock = threading.RLock()
+        self._passages: VectorIndex | None = None
+        self._articles: VectorIndex | None = None
+        self._loaded_stamp: tuple[float, float] | None = None
+        self.manifest_warning = self._check_manifest()
+
+    # -- components --------------------------------------------------------------------------
+
+    @property
+    def embedder(self) -> Embedder:
+        """The process's embedding model (loaded on first use)."""
+        if self._embedder is None:
+            self._embedder = get_embedder(self.data_dir)
+        return self._embedder
+
+    def count_tokens(self, text: str) -> int:
+        """Word pieces the model's tokenizer makes of ``text`` (without special tokens)."""
+        if self._token_counter is None:
+            from tokenizers import Tokenizer
+
+            tokenizer = Tokenizer.from_file(str(ensure_model(self.data_dir) / "tokenizer.json"))
+            tokenizer.no_truncation()
+            tokenizer.no_padding()
+            self._token_counter = lambda t: len(tokenizer.encode(t, add_special_tokens=False).ids)
+        return self._token_counter(text)
+
+    def passage_index(self) -> VectorIndex:
+        """The passage vector index, opened and reconciled with the store on first use."""
+        self._reload_if_changed()
+        if self._passages is None:
+            with self._lock:
+                if self._passages is None:
+                    self._open_indexes()
+        return self._passages
+
+    def article_index(self) -> VectorIndex:
+        """The per-article vector index (normalised mean of each article's passage vectors)."""
+        self.passage_index()
+        return self._articles
+
+    # -- manifest ------------------------------------------------------------------------------
+
+    def _manifest(self) -> dict:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "model": {"name": MODEL_NAME, "sha256": MODEL_SHA256, "dim": MODEL_DIM},
+            "chunking": asdict(self.chunk_settings),
+        }
+
+    def _check_manifest(self) -> str | None:
+        """Write the manifest of a new data directory; describe any mismatch with an old one."""
+        path = self.data_dir / MANIFEST_FILE
+        wanted = self._manifest()
+        if not path.exists():
+            path.write_text(json.dumps(wanted, indent=2) + "\n", encoding="utf-8")
+            return None
+        try:
+            found = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            path.write_text(json.dumps(wanted, indent=2) + "\n", encoding="utf-8")
+            return f"manifest was unreadable ({error}); rewritten"
+        if found.get("chunking") != wanted["chunking"]:
+            message = (f"passages were cut with {found.get('chunking')}, settings now say "
+                       f"{wanted['chunking']}; run `kb reindex` to re-cut them")
+            log.warning(message)
+            return message
+        return None
+
+    # -- indexes -------------------------------------------------------------------------------
+
+    def _index_stamp(self) -> tuple[float, float] | None:
+        try:
+            return tuple(
+                manifest_path(self.data_dir / name).stat().st_mtime
+                for name in (PASSAGE_INDEX_FILE, ARTICLE_INDEX_FILE)
+            )
+        except OSError:
+            return None
+
+    def _reload_if_changed(self) -> None:
+        """Pick up indexes saved by another process (a `kb ingest` beside a running server)."""
+        if self._passages is None or self._loaded_stamp is None:
+            return
+        stamp = self._index_stamp()
+        if stamp is not None and stamp != self._loaded_stamp:
+            with self._lock:
+                if self._index_stamp() != self._loaded_stamp:
+                    log.info("vector indexes changed on disk; reloading")
+                    self._open_indexes()
+
+    def _open_indexes(self) -> None:
+        open_args = {"dim": MODEL_DIM, "model_sha": MODEL_SHA256,
+                     "approx_threshold": self.approx_threshold}
+        passages = VectorIndex.open(self.data_dir / PASSAGE_INDEX_FILE, **open_args)
+        articles = VectorIndex.open(self.data_dir / ARTICLE_INDEX_FILE, **open_args)
+        self._passages, self._articles = passages, articles
+        self.repair()
+
+    def repair(self, progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
+        """Make the indexes hold exactly the store's passages and articles; returns what changed."""
+        with self._lock:
+            passages, articles = self._passages, self._articles
+            stored = self.store.passage_ids()
+            held = set(passages.ids().tolist())
+            orphans = held - stored
+            missing = sorted(stored - held)
+            passages.remove(np.array(sorted(orphans), dtype=np.int64))
+            for start in range(0, len(missing), FLUSH_PASSAGES):
+                batch = missing[start : start + FLUSH_PASSAGES]
+                self._embed_passages(batch)
+                if progress:
+                    progress(min(start + FLUSH_PASSAGES, len(missing)), len(missing))
+            article_ids = self.store.article_ids()
+            wanted = {article_vector_id(a): a for a in article_ids}
+            held_articles = set(articles.ids().tolist())
+            stale_articles = held_articles - set(wanted)
+            articles.remove(np.array(sorted(stale_articles), dtype=np.int64))
+            touched = {p.passage.article_id for p in self.store.get_passages(missing).values()}
+            todo = touched | {a for vid, a in wanted.items() if vid not in held_articles}
+            self._refresh_article_vectors(todo)
+            changes = {"passages_added": len(missing), "passages_removed": len(orphans),
+                       "articles_removed": len(stale_articles), "articles_refreshed": len(todo)}
+            if any(changes.values()) or passages.open_problem or articles.open_problem:
+                log.info("vector index repaired: %s", changes)
+                self._save_indexes()
+            else:
+                self._loaded_stamp = self._index_stamp()
+            return changes
+
+    def _embed_passages(self, passage_ids: list[int]) -> None:
+        found = self.store.get_passages(passage_ids)
+        ids = [pid for pid in passage_ids if pid in found]
+        if not ids:
+            return
+        vectors = self.embedder.encode_passages([found[pid].passage.text for pid in ids])
+        with self._lock:
+            self._passages.add(np.array(ids, dtype=np.int64), vectors)
+
+    def _refresh_article_vectors(self, article_ids: Iterable[str]) -> None:
+        with self._lock:
+            for article_id in article_ids:
+                vid = np.array([article_vector_id(article_id)], dtype=np.int64)
+                ids = np.array(self.store.article_passage_ids(article_id), dtype=np.int64)
+                ids = ids[self._passages.contains(ids)] if len(ids) else ids
+                if len(ids) == 0:
+                    self._articles.remove(vid)
+                    continue
+                self._articles.add(vid, mean_vector(self._passages.vectors(ids)).reshape(1, -1))
+
+    def _save_indexes(self) -> None:
+        with self._lock:
+            self._passages.save(self.data_dir / PASSAGE_INDEX_FILE, MODEL_SHA256)
+            self._articles.save(self.data_dir / ARTICLE_INDEX_FILE, MODEL_SHA256)
+            self._passages.open_problem = self._articles.open_problem = None
+            self._loaded_stamp = self._index_stamp()
+
+    # -- ingest ----------------------------------------------------------------------------------
+
+    def ingest(self, items: Iterable[Article | IngestError],
+               progress: Progress | None = None) -> list[IngestResult]:
+        """Store each article (or record each error), embedding new passages in batches."""
+        self.passage_index()
+        results: list[IngestResult] = []
+        pending: list[IngestResult] = []
+        pending_passages = 0
+        for item in items:
+            if isinstance(item, IngestError):
+                result = failed(item)
+            else:
+                try:
+                    result = store_article(self.store, item, self.chunk_settings, self.count_tokens)
+                except IngestError as error:
+                    result = failed(error, item.origin)
+            results.append(result)
+            if result.added_passages or result.removed_passages:
+                pending.append(result)
+                pending_passages += len(result.added_passages)
+            if pending_passages >= FLUSH_PASSAGES:
+                self._flush(pending)
+                pending, pending_passages = [], 0
+            if progress:
+                progress(result)
+        self._flush(pending)
+        return results
+
+    def _flush(self, results: list[IngestResult]) -> None:
+        """Embed the passages these results added, drop the ones they replaced, save."""
+        if not results:
+            return
+        removed = [pid for r in results for pid in r.removed_passages]
+        added = [pid for r in results for pid in r.added_passages]
+        with self._lock:
+            self._passages.remove(np.array(removed, dtype=np.int64))
+        self._embed_passages(added)
+        self._refresh_article_vectors({r.id for r in results if r.id})
+        self._save_indexes()
+
+    def delete_article(self, article_id: str) -> None:
+        """Delete an article, its passages, facts and vectors."""
+        self.passage_index()
+        removed = self.store.delete_article(article_id)
+        with self._lock:
+            self._passages.remove(np.array(removed, dtype=np.int64))
+            self._articles.remove(np.array([article_vector_id(article_id)], dtype=np.int64))
+            self._save_indexes()
+
+    def reindex(self, progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
+        """Re-cut every article into passages, re-extract facts and rebuild both indexes."""
+        with self._lock:
+            ids = self.store.article_ids()
+            for number, article_id in enumerate(ids, start=1):
+                stored = self.store.get_article(article_id)
+                rewrite_article(self.store, article_id, stored, self.chunk_settings,
+                                self.count_tokens)
+                if progress:
+                    progress(number, len(ids))
+            for name in (PASSAGE_INDEX_FILE, ARTICLE_INDEX_FILE):
+                for path in (self.data_dir / name, manifest_path(self.data_dir / name)):
+                    path.unlink(missing_ok=True)
+            (self.data_dir / MANIFEST_FILE).write_text(
+                json.dumps(self._manifest(), indent=2) + "\n", encoding="utf-8")
+            self.manifest_warning = None
+            self._passages = self._articles = None
+            open_args = {"dim": MODEL_DIM, "model_sha": MODEL_SHA256,
+                         "approx_threshold": self.approx_threshold}
+            self._passages = VectorIndex.open(self.data_dir / PASSAGE_INDEX_FILE, **open_args)
+            self._articles = VectorIndex.open(self.data_dir / ARTICLE_INDEX_FILE, **open_args)
+            changes = self.repair(progress=None)
+            return {"articles": len(ids), **changes}
+
+    def stats(self) -> dict[str, int]:
+        """Counts of stored articles, passages and facts."""
+        return self.store.counts()

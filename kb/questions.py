@@ -1,0 +1,95 @@
+"""Reading a question for what it asks: the kind of answer, metric, entity type, side and unit."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ingest.facts import extract_facts
+from ingest.facts_metrics import find_cues
+from ingest.gazetteer import find_mentions
+
+_WH = re.compile(
+    r"\b(?:which|who|whom|whose|why|what|how (?:much|many|large|big|high|low|deep)|at what|"
+    r"to what|where|when did)\b", re.IGNORECASE)
+_EXPLAIN = re.compile(
+    r"^(?:why|what (?:triggered|sparked|caused|made|drove|deepened|rumou?r|likely|did|does|"
+    r"do|are|is|explains?|led|prompted|pushed|fuel\w*|behind|happened)|how (?:does|do|did|is|"
+    r"are|can|could|would|will|has|have))\b", re.IGNORECASE)
+_FIGURE = re.compile(
+    r"^(?:how (?:much|many|large|big|high|low|deep)|at what|to what|what (?:was|is|were|are|"
+    r"had|has) (?:the |\w+'s |its )(?:[\w'-]+ ){0,4}(?:value|price|level|size|amount|total|number|figure|share|"
+    r"ratio|rate|dominance|percentage|cap\w*|capitali[sz]ation|volume|interest|outflow|inflow|balance|loss|"
+    r"liquidation price|max pain)|what (?:record|percentage|share|price|level|amount|total))\b",
+    re.IGNORECASE)
+_RANKING = re.compile(r"^(?:which|who|whose|what (?:exchange|asset|coin|token|fund|etf|issuer|"
+                      r"platform|protocol|company|country|blockchain|chain|dex|altcoin))\b",
+                      re.IGNORECASE)
+_LOWEST = re.compile(r"\b(?:lowest|least|smallest|fewest|weakest|minimum)\b", re.IGNORECASE)
+
+_ENTITY_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("exchange", re.compile(r"\b(?:exchanges?|platforms?|venues?|trading venues?)\b", re.I)),
+    ("fund", re.compile(r"\b(?:etfs?|etps?|funds?|issuers?|products?|trusts?)\b", re.I)),
+    ("protocol", re.compile(r"\b(?:protocols?|dex(?:es)?|lenders?|blockchains?|chains?|"
+                            r"networks?)\b", re.I)),
+    ("company", re.compile(r"\b(?:compan(?:y|ies)|firms?|miners?|treasur(?:y|ies))\b", re.I)),
+    ("asset", re.compile(r"\b(?:assets?|coins?|tokens?|altcoins?|cryptocurrenc(?:y|ies)|"
+                         r"crypto(?:s)?|top-\d+ \w+)\b", re.I)),
+)
+_UNIT_HINTS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\bhow many (?:bitcoins?|btc)\b|\bhow much (?:bitcoin|btc)\b", re.I), "BTC"),
+    (re.compile(r"\bhow many (?:ether|eth)\b|\bhow much (?:ether|eth)\b", re.I), "ETH"),
+    (re.compile(r"\bhow many (?:\w+ ){0,2}(?:traders|people|users|accounts|investors|wallets|"
+                r"addresses|positions)\b", re.I), "count"),
+    (re.compile(r"\b(?:percentage|percent|dominance|share|%)\b", re.I), "%"),
+    (re.compile(r"\bratio\b", re.I), "x"),
+    (re.compile(r"\b(?:price|how much|dollar value|worth|value|loss|usd|\$)\b", re.I), "USD"),
+)
+_SIDE = re.compile(r"\b(longs?|shorts?)\b", re.IGNORECASE)
+
+
+@dataclass
+class Intent:
+    """What a question asks for."""
+
+    kind: str  # "ranking", "figure" or "explain"
+    metric: str | None = None
+    entity_type: str | None = None
+    entities: list[str] = field(default_factory=list)
+    side: str | None = None
+    unit: str | None = None
+    lowest: bool = False
+    # Figures the question itself states: context to match, never the answer.
+    stated_values: list[float] = field(default_factory=list)
+
+
+def read_question(question: str) -> Intent:
+    """The intent of ``question``, read from its wh-clause first and its context second."""
+    wh = _WH.search(question)
+    clause = question[wh.start():] if wh else question
+    clause = re.split(r"[,;?]", clause, maxsplit=1)[0] if wh else clause
+    if _EXPLAIN.match(clause):
+        kind = "explain"
+    elif _FIGURE.match(clause):
+        kind = "figure"
+    elif _RANKING.match(clause):
+        kind = "ranking"
+    else:
+        kind = "explain"
+    cues = sorted(find_cues(clause) or find_cues(question), key=lambda cue: cue.start)
+    metric = cues[0].metric if cues else None
+    entity_type = next((name for name, pattern in _ENTITY_TYPES if pattern.search(clause)), None)
+    unit = None
+    if kind == "figure":
+        unit = next((unit for pattern, unit in _UNIT_HINTS if pattern.search(clause)), None)
+    side_match = _SIDE.search(clause)
+    return Intent(
+        kind=kind,
+        metric=metric,
+        entity_type=entity_type,
+        entities=list(dict.fromkeys(m.name for m in find_mentions(question))),
+        side=side_match.group(1).lower().rstrip("s") if side_match else None,
+        unit=unit,
+        lowest=bool(_LOWEST.search(clause)),
+        stated_values=[fact.value for fact in extract_facts(question)],
+    )

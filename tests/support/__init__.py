@@ -1,0 +1,1 @@
+"""Helpers shared by test files (a local HTTP server)."""

@@ -1,0 +1,269 @@
+"""Tests for ingest.facts: figures, qualifiers, ranges, windows and attribution."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ingest.facts import extract_facts
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+SEED = SHARED / "seed" / "000_e760251becf4f2f2.txt"
+
+
+def only(text: str):
+    """The single fact of ``text``."""
+    facts = extract_facts(text)
+    assert len(facts) == 1, [f.text for f in facts]
+    return facts[0]
+
+
+@pytest.fixture(scope="module")
+def seed_facts():
+    return extract_facts(SEED.read_text(encoding="utf-8"))
+
+
+def find(facts, value, **fields):
+    """Facts with ``value`` (within 0.5%) and the given fields."""
+    return [
+        f
+        for f in facts
+        if abs(f.value - value) <= 0.005 * value
+        and all(getattr(f, k) == v for k, v in fields.items())
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "fields"),
+    [
+        (230e6, {"qualifier": "over", "side": "long", "window": "1h", "metric": "liquidations"}),
+        (5e6, {"qualifier": "under", "side": "short", "metric": "liquidations"}),
+        (
+            36e6,
+            {"qualifier": "approx", "entity": "Binance", "side": "long", "metric": "liquidations"},
+        ),
+        (
+            59e6,
+            {
+                "qualifier": "over",
+                "entity": "Hyperliquid",
+                "side": "long",
+                "metric": "liquidations",
+            },
+        ),
+        (3.5e6, {"qualifier": "exact", "side": "short", "metric": "liquidations"}),
+        (1.71e12, {"qualifier": "approx", "entity": "Bitcoin", "metric": "market_cap"}),
+        (344e9, {"qualifier": "approx", "entity": "Ethereum", "metric": "market_cap"}),
+    ],
+)
+def test_seed_page_figures(seed_facts, value, fields):
+    assert find(seed_facts, value, unit="USD", **fields)
+
+
+def test_seed_spans_point_into_text(seed_facts):
+    text = SEED.read_text(encoding="utf-8")
+    for fact in seed_facts:
+        assert text[fact.start : fact.end] == fact.text
+        assert fact.text in fact.sentence
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "unit"),
+    [
+        ("Liquidations reached $230 million.", 230e6, "USD"),
+        ("The market cap is $1.71 trillion.", 1.71e12, "USD"),
+        ("Hyperliquid saw $59M in liquidations.", 59e6, "USD"),
+        ("Outflows were $2.72M on Monday.", 2.72e6, "USD"),
+        ("The fund raised US$22 million.", 22e6, "USD"),
+        ("The bank committed €5bn to the plan.", 5e9, "EUR"),
+        ("Investors withdrew 36 million dollars.", 36e6, "USD"),
+        ("Bitcoin trades at $54K.", 54e3, "USD"),
+        ("The firm spent ¥18.4 billion.", 18.4e9, "JPY"),
+        ("The firm spent 17.26 billion yen.", 17.26e9, "JPY"),
+        ("Funding rose to 0.01% on Binance.", 0.01, "%"),
+        ("Longs made up 94 percent of the total.", 94, "%"),
+        ("The Fed cut rates by 25 basis points.", 25, "bp"),
+        ("A total of 85,494 traders were liquidated.", 85494, "count"),
+        ("The company bought 4,980 BTC.", 4980, "BTC"),
+        ("A whale moved 30,350,000 XRP to Binance.", 30350000, "XRP"),
+        ("The long/short ratio stood at 0.47.", 0.47, "x"),
+        ("Some traders used 500x leverage.", 500, "x"),
+        ("The long-short account ratio is 2.67:1.", 2.67, "x"),
+        ("Bybit said 65 thousand 317 accounts were liquidated.", 65317, "count"),
+        ("Bitcoin lost more than $ 800 in an hour.", 800, "USD"),
+    ],
+)
+def test_forms_of_figures(text, value, unit):
+    fact = only(text)
+    assert fact.unit == unit
+    assert fact.value == pytest.approx(value)
+    assert text[fact.start : fact.end] == fact.text
+
+
+@pytest.mark.parametrize(
+    ("text", "qualifier"),
+    [
+        ("Liquidations hit approximately $36 million.", "approx"),
+        ("Liquidations hit around $36 million.", "approx"),
+        ("Liquidations hit nearly $36 million.", "approx"),
+        ("Liquidations hit roughly $36 million.", "approx"),
+        ("Liquidations hit ~$36 million.", "approx"),
+        ("Ethereum remained near $344 billion in market cap.", "approx"),
+        ("Liquidations hit over $36 million.", "over"),
+        ("Liquidations hit more than $36 million.", "over"),
+        ("Bitcoin held above $36,000.", "over"),
+        ("Liquidations hit at least $36 million.", "over"),
+        ("Losses were exceeding $36 million.", "over"),
+        ("Liquidations hit less than $36 million.", "under"),
+        ("Bitcoin fell below $36,000.", "under"),
+        ("Liquidations stayed under $36 million.", "under"),
+        ("Liquidations reached up to $36 million.", "under"),
+        ("Liquidations hit $36 million.", "exact"),
+    ],
+)
+def test_qualifiers(text, qualifier):
+    fact = only(text)
+    assert fact.qualifier == qualifier
+    assert fact.text.endswith("36 million") or fact.text.endswith("36,000") or "344" in fact.text
+
+
+@pytest.mark.parametrize(
+    ("text", "low", "high"),
+    [
+        ("Bitcoin traded between $92,000 and $95,000.", 92000, 95000),
+        ("Weekly liquidations were $5-7 billion.", 5e9, 7e9),
+        ("BTC accounted for 40-60% of the total.", 40, 60),
+    ],
+)
+def test_ranges_give_two_facts(text, low, high):
+    facts = extract_facts(text)
+    assert [(f.value, f.qualifier) for f in facts] == [(low, "over"), (high, "under")]
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "direction"),
+    [
+        ("Bitcoin fell 3% on Monday.", 3, "down"),
+        ("Ether rose 4.5% after the report.", 4.5, "up"),
+        ("Sweden saw outflows (-12.7 million USD) last week.", -12.7e6, "out"),
+        ("Bitcoin funds saw inflows of $920 million last week.", 920e6, "in"),
+    ],
+)
+def test_signed_changes_and_flows(text, value, direction):
+    fact = only(text)
+    assert fact.value == pytest.approx(value)
+    assert fact.direction == direction
+
+
+@pytest.mark.parametrize(
+    ("text", "window"),
+    [
+        ("Liquidations reached $1 billion in the past 24 hours.", "24h"),
+        ("Over $230 million was liquidated in a single hour.", "1h"),
+        ("Funds saw inflows of $901 million last week.", "7d"),
+        ("Liquidations reached $1 billion.", None),
+    ],
+)
+def test_windows(text, window):
+    assert only(text).window == window
+
+
+def test_attribution_per_exchange():
+    text = (
+        "Binance recorded approximately $36 million in long liquidations, while Hyperliquid saw "
+        "over $59 million in long positions wiped out."
+    )
+    facts = extract_facts(text)
+    assert [(f.entity, f.side, f.qualifier) for f in facts] == [
+        ("Binance", "long", "approx"),
+        ("Hyperliquid", "long", "over"),
+    ]
+
+
+def test_attribution_per_side():
+    text = (
+        "Long positions accounted for $245.55 million of the liquidations, while short positions "
+        "saw $65.99 million."
+    )
+    assert [f.side for f in extract_facts(text)] == ["long", "short"]
+
+
+def test_respectively_pairs_names_with_figures():
+    text = (
+        "Germany and Switzerland recorded inflows of 14.7 million USD and 9.2 million USD, "
+        "respectively."
+    )
+    assert [f.entity for f in extract_facts(text)] == ["Germany", "Switzerland"]
+
+
+def test_parenthesised_figure_belongs_to_name_before_it():
+    text = "Liquidations were led by Bitcoin ($84 million) and Solana ($58 million)."
+    assert [f.entity for f in extract_facts(text)] == ["Bitcoin", "Solana"]
+
+
+def test_aliases_map_to_canonical_entities():
+    fact = only("MicroStrategy bought 11,931 BTC last week.")
+    assert (fact.entity, fact.metric, fact.unit) == ("Strategy", "purchase", "BTC")
+
+
+def test_unknown_capitalised_name_is_a_candidate():
+    fact = only("Zephyrix Capital holds 1,200 BTC in reserve.")
+    assert (fact.entity, fact.entity_type) == ("Zephyrix Capital", "candidate")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The rally began in 2024 and continued.",
+        "On Jan. 29, 2026 the market opened flat.",
+        "The report was filed on 2025-03-01.",
+        "Trading resumed at 16:00 UTC.",
+        "It was the 3rd straight week of gains.",
+        "5 min read",
+        "Bitcoin fell for 11 days in a row.",
+        "It is among the top 10 coins.",
+    ],
+)
+def test_not_facts(text):
+    assert extract_facts(text) == []
+
+
+_MONTHS = [
+    "January",
+    "Feb.",
+    "March",
+    "Apr",
+    "June",
+    "Jul.",
+    "September",
+    "Oct.",
+    "Nov",
+    "December",
+]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    year=st.integers(min_value=1990, max_value=2099),
+    month=st.sampled_from(_MONTHS),
+    day=st.integers(min_value=1, max_value=31),
+    template=st.sampled_from(
+        [
+            "Bitcoin rallied in {year}.",
+            "On {month} {day}, {year}, outflows were reported.",
+            "The filing dated {year}-{mm:02d}-{day:02d} lists the fund.",
+            "As of {day}/{mm}/{year} the market was calm.",
+            "Between {month} {day} and {month} {day2}, the firm bought Bitcoin.",
+        ]
+    ),
+)
+def test_years_and_dates_are_never_money(year, month, day, template):
+    text = template.format(
+        year=year, month=month, day=day, mm=(day % 12) + 1, day2=min(day + 1, 31)
+    )
+    for fact in extract_facts(text):
+        assert fact.unit not in {"USD", "EUR", "JPY", "GBP"}, (text, fact)
+        assert fact.value not in {year, day}, (text, fact)
