@@ -1,4 +1,4 @@
-"""Scoring answers against ../shared/eval questions (hit@k, MRR, must_include), shared by benches."""
+"""Scoring against ../shared/eval questions (hit@k, MRR, must_include), shared by benches."""
 
 from __future__ import annotations
 
@@ -12,9 +12,22 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SEED_PAGE = SHARED / "seed" / "000_e760251becf4f2f2.txt"
 _NUMBER = re.compile(
     r"(?P<cur>US\$|\$|€|£|¥)?\s?(?P<num>\d+(?:,\d{3})*(?:\.\d+)?)\s?(?P<mag>trillion|billion|"
-    r"million|thousand|tn|bn|mn|[kmbt])?\b", re.IGNORECASE)
-_MAGNITUDES = {"thousand": 1e3, "k": 1e3, "million": 1e6, "mn": 1e6, "m": 1e6, "billion": 1e9,
-               "bn": 1e9, "b": 1e9, "trillion": 1e12, "tn": 1e12, "t": 1e12}
+    r"million|thousand|tn|bn|mn|[kmbt])?\b",
+    re.IGNORECASE,
+)
+_MAGNITUDES = {
+    "thousand": 1e3,
+    "k": 1e3,
+    "million": 1e6,
+    "mn": 1e6,
+    "m": 1e6,
+    "billion": 1e9,
+    "bn": 1e9,
+    "b": 1e9,
+    "trillion": 1e12,
+    "tn": 1e12,
+    "t": 1e12,
+}
 
 
 def load_questions(*names: str) -> list[dict]:

@@ -8,8 +8,8 @@ asks every dev and seed question through the same code path the API uses (kb.ans
 from __future__ import annotations
 
 import argparse
-import platform
 import os
+import platform
 import sys
 import time
 from pathlib import Path
@@ -17,7 +17,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.answer_scoring import (  # noqa: E402
-    SEED_PAGE, SHARED, contains, gold_article_id, load_questions, rank_of, summarise,
+    SEED_PAGE,
+    SHARED,
+    contains,
+    gold_article_id,
+    load_questions,
+    rank_of,
+    summarise,
 )
 from ingest.pagetext import parse_page_text  # noqa: E402
 from ingest.sources import read_sources  # noqa: E402
@@ -36,7 +42,9 @@ def main() -> int:
         kb.ingest(read_sources([str(SHARED / "corpus" / "articles.jsonl"), str(SEED_PAGE)]))
         print(f"built {args.data_dir} in {time.perf_counter() - started:.1f} s")
     seed_id = parse_page_text(SEED_PAGE.read_text(encoding="utf-8")).id
-    print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
+    print(
+        f"machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+    )
     for name in ("dev-questions.jsonl", "seed-questions.jsonl"):
         rows = []
         for question in load_questions(name):
@@ -44,19 +52,24 @@ def main() -> int:
             gold = gold_article_id(question, seed_id)
             ranked = [c.article_id for c in answer.citations]
             correct = all(contains(answer.answer, item) for item in question["must_include"])
-            rows.append({"type": question["type"], "rank": rank_of(ranked, gold),
-                         "correct": correct})
+            rows.append(
+                {"type": question["type"], "rank": rank_of(ranked, gold), "correct": correct}
+            )
             if args.show_wrong and not correct:
-                print(f"\n[{question['id']}] {question['question']}\n  must: "
-                      f"{question['must_include']}\n  kind: {answer.kind} rank: {rows[-1]['rank']}"
-                      f"\n  answer: {answer.answer[:400]}")
+                print(
+                    f"\n[{question['id']}] {question['question']}\n  must: "
+                    f"{question['must_include']}\n  kind: {answer.kind} rank: {rows[-1]['rank']}"
+                    f"\n  answer: {answer.answer[:400]}"
+                )
         print(f"\n{name}")
         print(f"{'type':10} {'n':>4} {'hit@1':>7} {'hit@5':>7} {'MRR@10':>7} {'answer':>7}")
         for kind in sorted({r["type"] for r in rows}) + ["all"]:
             subset = [r for r in rows if kind == "all" or r["type"] == kind]
             s = summarise(subset)
-            print(f"{kind:10} {s['n']:>4} {s['hit@1']:>7.3f} {s['hit@5']:>7.3f} "
-                  f"{s['mrr@10']:>7.3f} {s['accuracy']:>7.3f}")
+            print(
+                f"{kind:10} {s['n']:>4} {s['hit@1']:>7.3f} {s['hit@5']:>7.3f} "
+                f"{s['mrr@10']:>7.3f} {s['accuracy']:>7.3f}"
+            )
     return 0
 
 

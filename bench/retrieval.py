@@ -29,9 +29,11 @@ def evaluate(kb: KnowledgeBase, questions: list[dict], seed_id: str, mode: str) 
         hits = search_module.search(kb, question["question"], k=30, mode=mode)
         ranks.append(rank_of([h.article_id for h in hits], gold_article_id(question, seed_id)))
     n = len(ranks)
-    return {"hit@1": sum(r == 1 for r in ranks) / n,
-            "hit@5": sum(1 for r in ranks if r and r <= 5) / n,
-            "mrr@10": sum(1 / r for r in ranks if r and r <= 10) / n}
+    return {
+        "hit@1": sum(r == 1 for r in ranks) / n,
+        "hit@5": sum(1 for r in ranks if r and r <= 5) / n,
+        "mrr@10": sum(1 / r for r in ranks if r and r <= 10) / n,
+    }
 
 
 def main() -> int:
@@ -45,8 +47,10 @@ def main() -> int:
         kb.ingest(read_sources([str(SHARED / "corpus" / "articles.jsonl"), str(SEED_PAGE)]))
         print(f"built {args.data_dir} in {time.perf_counter() - started:.1f} s")
     seed_id = parse_page_text(SEED_PAGE.read_text(encoding="utf-8")).id
-    print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs, "
-          f"Python {platform.python_version()}; {kb.stats()}")
+    print(
+        f"machine: {platform.platform()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}; {kb.stats()}"
+    )
     for name in ("dev-questions.jsonl", "seed-questions.jsonl"):
         questions = load_questions(name)
         print(f"\n{name} ({len(questions)} questions)")
@@ -59,8 +63,10 @@ def main() -> int:
             for share in (0.5, 0.6, 0.8, 0.9):
                 search_module.KEYWORD_SHARE = share
                 s = evaluate(kb, questions, seed_id, "hybrid")
-                print(f"{'hybrid keyword=' + str(share):24} {s['hit@1']:>7.3f} "
-                      f"{s['hit@5']:>7.3f} {s['mrr@10']:>7.3f}")
+                print(
+                    f"{'hybrid keyword=' + str(share):24} {s['hit@1']:>7.3f} "
+                    f"{s['hit@5']:>7.3f} {s['mrr@10']:>7.3f}"
+                )
             search_module.KEYWORD_SHARE = default
     return 0
 

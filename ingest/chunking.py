@@ -28,12 +28,15 @@ class ChunkSettings:
     overlap_sentences: int = 1
 
 
+DEFAULT_CHUNKING = ChunkSettings()
+
+
 def chunk_article(
     article: Article,
-    settings: ChunkSettings = ChunkSettings(),
+    settings: ChunkSettings = DEFAULT_CHUNKING,
     count_tokens: TokenCounter = approx_token_count,
 ) -> list[Passage]:
-    """Passages of ``article.body`` with exact offsets, section headings and a sentence of overlap."""
+    """Passages of ``article.body`` with exact offsets, headings and a sentence of overlap."""
     body = article.body
     sentences = _fitting_spans(body, settings.max_tokens, count_tokens)
     heading_starts = _heading_starts(body, article.headings)
@@ -75,8 +78,11 @@ def _fitting_spans(body: str, max_tokens: int, count_tokens: TokenCounter) -> li
             continue
         words: list[tuple[int, int]] = []
         for match in re.finditer(r"\S+", body[start:end]):
-            words.extend(_cut_word(body, start + match.start(), start + match.end(), max_tokens,
-                                   count_tokens))
+            words.extend(
+                _cut_word(
+                    body, start + match.start(), start + match.end(), max_tokens, count_tokens
+                )
+            )
         piece_start, piece_end = words[0]
         for word_start, word_end in words[1:]:
             if count_tokens(body[piece_start:word_end]) > max_tokens:
@@ -87,8 +93,9 @@ def _fitting_spans(body: str, max_tokens: int, count_tokens: TokenCounter) -> li
     return spans
 
 
-def _cut_word(body: str, start: int, end: int, max_tokens: int,
-              count_tokens: TokenCounter) -> list[tuple[int, int]]:
+def _cut_word(
+    body: str, start: int, end: int, max_tokens: int, count_tokens: TokenCounter
+) -> list[tuple[int, int]]:
     """A run of non-space characters (a URL, say) cut into pieces that each fit the window."""
     pieces = []
     while start < end:

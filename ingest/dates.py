@@ -7,7 +7,9 @@ from datetime import date, datetime
 
 from dateutil import parser as dateutil_parser
 
-_URL_DATE = re.compile(r"/(?P<y>(?:19|20)\d{2})[/-](?P<m>0?[1-9]|1[0-2])(?:[/-](?P<d>0?[1-9]|[12]\d|3[01]))?(?:/|-|$)")
+_URL_DATE = re.compile(
+    r"/(?P<y>(?:19|20)\d{2})[/-](?P<m>0?[1-9]|1[0-2])(?:[/-](?P<d>0?[1-9]|[12]\d|3[01]))?(?:/|-|$)"
+)
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 
 from ingest.facts_attribution import (
+    document_subject,
+    subject_fits,
     SIDED_METRICS,
     anaphora_entity,
     attributable,
@@ -134,14 +136,16 @@ class _ArticleState:
     last_metric: dict[str, str] = field(default_factory=dict)
     last_coin: str | None = None
     seen_sentences: set[str] = field(default_factory=set)
+    subject: Mention | None = None
 
 
 def extract_facts(text: str) -> list[Fact]:
     """The figures stated in ``text`` as facts, in text order, with spans into ``text``."""
     gazetteer = load_gazetteer()
-    state = _ArticleState()
+    spans = sentence_spans(text)
+    state = _ArticleState(subject=document_subject(text, spans, gazetteer))
     facts: list[Fact] = []
-    for sent_start, sent_end in sentence_spans(text):
+    for sent_start, sent_end in spans:
         sentence = text[sent_start:sent_end]
         # Scraped pages repeat their title and headings; a repeated line states nothing new.
         if sentence in state.seen_sentences:
@@ -151,7 +155,7 @@ def extract_facts(text: str) -> list[Fact]:
             fact.start += sent_start
             fact.end += sent_start
             facts.append(fact)
-    return facts
+    return drop_restated(facts)
 
 
 def _sentence_facts(sentence: str, gazetteer: Gazetteer, state: _ArticleState) -> list[Fact]:
@@ -441,6 +445,8 @@ def _entity_for(
     )
     if mention is None or (metric in _HOLDER_METRICS and mention.type in _PRICE_LIKE_ASSET_TYPES):
         mention = anaphora_entity(sentence, len(sentence), state.history) or mention
+    if mention is None and not mentions and subject_fits(sentence, state.subject, metric):
+        mention = state.subject
     if mention is None and metric in {"price", "price_change", "supply"}:
         mention = next(
             (m for m in reversed(state.history) if m.type in _PRICE_LIKE_ASSET_TYPES), None
@@ -462,3 +468,52 @@ def _is_heading(sentence: str) -> bool:
     if len(words) < 3:
         return False
     return sum(w[0].isupper() for w in words) / len(words) >= 0.7
+
+
+def drop_restated(facts: list[Fact]) -> list[Fact]:
+    """Facts less the ones that restate another: headline echoes, repeated lines and counts."""
+    kept: list[Fact] = []
+    for index, fact in enumerate(facts):
+        others = facts[:index] + facts[index + 1 :]
+        if _is_headline(fact.sentence) and any(
+            _same_figure(fact, other) and not _is_headline(other.sentence) for other in others
+        ):
+            continue
+        if any(
+            _same_figure(fact, earlier)
+            and (fact.metric, fact.entity) == (earlier.metric, earlier.entity)
+            and earlier.sentence != fact.sentence
+            and _near_duplicate(fact.sentence, earlier.sentence)
+            for earlier in kept
+        ):
+            continue
+        if fact.unit == "count" and any(
+            _same_figure(fact, earlier) and _counted(fact) == _counted(earlier) for earlier in kept
+        ):
+            continue
+        kept.append(fact)
+    return kept
+
+
+def _is_headline(sentence: str) -> bool:
+    """A title or heading line: Title Case, without a closing full stop."""
+    return not sentence.rstrip().endswith(".") and _is_heading(sentence)
+
+
+def _same_figure(a: Fact, b: Fact) -> bool:
+    """Same unit and a value within 0.5% (how FACTS.md compares figures)."""
+    return a.unit == b.unit and abs(a.value - b.value) <= 0.005 * max(abs(a.value), abs(b.value))
+
+
+def _near_duplicate(a: str, b: str) -> bool:
+    """Whether two sentences share nearly all their words (a summary bullet and its body line)."""
+    words_a = set(re.findall(r"\w+", a.lower()))
+    words_b = set(re.findall(r"\w+", b.lower()))
+    smaller = min(len(words_a), len(words_b))
+    return smaller >= 6 and len(words_a & words_b) >= 0.8 * smaller
+
+
+def _counted(fact: Fact) -> str:
+    """The thing a count counts, singular: "10 spot Bitcoin ETFs" → "etf"."""
+    words = re.findall(r"[A-Za-z]+", fact.text)
+    return words[-1].lower().rstrip("s") if words else ""

@@ -7,13 +7,114 @@ import re
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 
 _STOPWORDS: dict[str, frozenset[str]] = {
-    "en": frozenset("the and of to in is that for with as on was are by this from it be at has".split()),
-    "ru": frozenset("и в не на что с по как это из за от для но он к".split()),
-    "de": frozenset("der die und das den ist nicht mit von zu ein eine auf für sich des".split()),
-    "fr": frozenset("le la les et des est une dans que pour pas sur au du qui par".split()),
-    "es": frozenset("el la los las que del en por con una para es se al".split()),
-    "it": frozenset("il di che la per non una sono del della con gli le".split()),
-    "pt": frozenset("o os que do da em para com uma não por se dos das".split()),
+    "en": frozenset(
+        [
+            "the",
+            "and",
+            "of",
+            "to",
+            "in",
+            "is",
+            "that",
+            "for",
+            "with",
+            "as",
+            "on",
+            "was",
+            "are",
+            "by",
+            "this",
+            "from",
+            "it",
+            "be",
+            "at",
+            "has",
+        ]
+    ),
+    "ru": frozenset(
+        [
+            "и",
+            "в",
+            "не",
+            "на",
+            "что",
+            "с",
+            "по",
+            "как",
+            "это",
+            "из",
+            "за",
+            "от",
+            "для",
+            "но",
+            "он",
+            "к",
+        ]
+    ),
+    "de": frozenset(
+        [
+            "der",
+            "die",
+            "und",
+            "das",
+            "den",
+            "ist",
+            "nicht",
+            "mit",
+            "von",
+            "zu",
+            "ein",
+            "eine",
+            "auf",
+            "für",
+            "sich",
+            "des",
+        ]
+    ),
+    "fr": frozenset(
+        [
+            "le",
+            "la",
+            "les",
+            "et",
+            "des",
+            "est",
+            "une",
+            "dans",
+            "que",
+            "pour",
+            "pas",
+            "sur",
+            "au",
+            "du",
+            "qui",
+            "par",
+        ]
+    ),
+    "es": frozenset(
+        [
+            "el",
+            "la",
+            "los",
+            "las",
+            "que",
+            "del",
+            "en",
+            "por",
+            "con",
+            "una",
+            "para",
+            "es",
+            "se",
+            "al",
+        ]
+    ),
+    "it": frozenset(
+        ["il", "di", "che", "la", "per", "non", "una", "sono", "del", "della", "con", "gli", "le"]
+    ),
+    "pt": frozenset(
+        ["o", "os", "que", "do", "da", "em", "para", "com", "uma", "não", "por", "se", "dos", "das"]
+    ),
 }
 
 

@@ -1,7 +1,7 @@
-"""Saved page texts: a news page saved as plain text, with its UI labels still in place.
+"""Saved page texts: a news page saved as plain text, UI labels and all.
 
-The layout (see ``../shared/seed/``): a title line; a line gluing the source to "Published"/"Updated"
-dates (often in the site's UI language); an optional intro label; the body with headings and
+The layout (see ``../shared/seed/``): a title line; a line gluing the source to
+"Published"/"Updated" dates (often in the site's UI language); an optional intro label; the body with headings and
 bullets; then optional blocks of related questions (Q/A lines), related-article teasers
 (title, summary, "source + relative time"), and trailing site navigation.
 """
@@ -17,18 +17,40 @@ from ingest.records import Article, QAPair, RelatedTeaser
 
 _DATE = r"(\d{4}-\d{2}-\d{2}(?:[T ][\d:.]+(?:Z|[+-]\d{2}:?\d{2})?)?)"
 _META_LINE = re.compile(
-    r"^(?P<source>.*?)\s*(?:Опубликовано|Published|Posted|Veröffentlicht|Publié)\s*:?\s*" + _DATE
-    + r"(?:\s*(?:Обновлено|Updated|Aktualisiert|Mis à jour)\s*:?\s*" + _DATE + r")?\s*$",
+    r"^(?P<source>.*?)\s*(?:Опубликовано|Published|Posted|Veröffentlicht|Publié)\s*:?\s*"
+    + _DATE
+    + r"(?:\s*(?:Обновлено|Updated|Aktualisiert|Mis à jour)\s*:?\s*"
+    + _DATE
+    + r")?\s*$",
     re.IGNORECASE,
 )
-_INTRO_LABELS = {"введение", "introduction", "intro", "summary", "tl;dr", "key takeaways", "einleitung"}
+_INTRO_LABELS = {
+    "введение",
+    "introduction",
+    "intro",
+    "summary",
+    "tl;dr",
+    "key takeaways",
+    "einleitung",
+}
 _QA_LABELS = {
-    "связанные с этим вопросы", "related questions", "people also ask", "faq",
-    "frequently asked questions", "вопросы и ответы",
+    "связанные с этим вопросы",
+    "related questions",
+    "people also ask",
+    "faq",
+    "frequently asked questions",
+    "вопросы и ответы",
 }
 _RELATED_LABELS = {
-    "похожее", "related", "related articles", "related news", "similar articles", "see also",
-    "read more", "more news", "читайте также",
+    "похожее",
+    "related",
+    "related articles",
+    "related news",
+    "similar articles",
+    "see also",
+    "read more",
+    "more news",
+    "читайте также",
 }
 _QUESTION = re.compile(r"^Q(?:[:.)]\s*|\s+|(?=[A-ZА-Я\"'“]))(?P<text>\S.*)$")
 _ANSWER = re.compile(r"^A(?:[:.)]\s*|\s+|(?=[A-ZА-Я\"'“$\d]))(?P<text>\S.*)$")
@@ -139,7 +161,7 @@ def _qa_pairs(lines: list[str]) -> list[QAPair]:
 
 
 def _teasers(lines: list[str]) -> list[RelatedTeaser]:
-    """Teasers ending in a "source + relative time" line; repeats and trailing navigation dropped."""
+    """Teasers ending in a "source + relative time" line; repeats and navigation dropped."""
     teasers: list[RelatedTeaser] = []
     pending: list[str] = []
     for line in (line.strip() for line in lines):
@@ -151,7 +173,9 @@ def _teasers(lines: list[str]) -> list[RelatedTeaser]:
             title, summary = pending[0], " ".join(pending[1:])
             if not (teasers and teasers[-1].title == title and not summary):
                 teasers.append(
-                    RelatedTeaser(title=title, summary=summary, source=match["source"], time=match["time"])
+                    RelatedTeaser(
+                        title=title, summary=summary, source=match["source"], time=match["time"]
+                    )
                 )
         pending = []
     return teasers

@@ -113,7 +113,9 @@ def canonical_url(url: str) -> str:
             for k, v in parse_qsl(query, keep_blank_values=True)
             if not k.lower().startswith(_TRACKING_PARAMS)
         ]
-        query = urlencode(kept) if len(kept) != len(parse_qsl(query, keep_blank_values=True)) else query
+        query = (
+            urlencode(kept) if len(kept) != len(parse_qsl(query, keep_blank_values=True)) else query
+        )
     return urlunsplit((parts.scheme.lower(), host, parts.path or "/", query, ""))
 
 

@@ -33,7 +33,6 @@ JSONL_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz")
 SUPPORTED_SUFFIXES = HTML_SUFFIXES + TEXT_SUFFIXES + JSONL_SUFFIXES
 
 
-
 @dataclass(frozen=True)
 class SourceOptions:
     """Choices that apply to every source in a batch."""
@@ -56,7 +55,9 @@ def read_source(source: str, options: SourceOptions = SourceOptions()) -> Articl
         return
     path = Path(source)
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file() and _suffix(p) in SUPPORTED_SUFFIXES)
+        files = sorted(
+            p for p in path.rglob("*") if p.is_file() and _suffix(p) in SUPPORTED_SUFFIXES
+        )
         if not files:
             yield IngestError(
                 f"no files to ingest (looked for {', '.join(SUPPORTED_SUFFIXES)})", source=source
@@ -78,6 +79,16 @@ def read_upload(data: bytes, filename: str, content_type: str | None = None) -> 
         yield error
 
 
+def commentary_text(data: bytes, name: str = "", content_type: str | None = None) -> str:
+    """The text to extract figures from: an HTML page's article body, or plain text as it is."""
+    if data[:2] == b"\x1f\x8b":
+        data = _gunzip(data, MAX_PAGE_BYTES)
+    text = decode_page(data, content_type)
+    if _sniff(text, _suffix(Path(name)), content_type) == "html":
+        return parse_html(text, origin=name).body
+    return text
+
+
 def _read_file(path: Path) -> ArticleStream:
     origin = str(path)
     try:
@@ -89,7 +100,8 @@ def _read_file(path: Path) -> ArticleStream:
             size = path.stat().st_size
             if size > limit:
                 raise IngestError(
-                    f"file is {size / 1e6:.1f} MB; the limit is {limit // (1024 * 1024)} MB", status=413
+                    f"file is {size / 1e6:.1f} MB; the limit is {limit // (1024 * 1024)} MB",
+                    status=413,
                 )
             data = path.read_bytes()
             if suffix == ".jsonl.gz":
@@ -102,7 +114,9 @@ def _read_file(path: Path) -> ArticleStream:
         yield IngestError(f"cannot read file: {error.strerror or error}", source=origin)
 
 
-def _parse_bytes(data: bytes, name: str, content_type: str | None, url: str | None = None) -> ArticleStream:
+def _parse_bytes(
+    data: bytes, name: str, content_type: str | None, url: str | None = None
+) -> ArticleStream:
     """Parse by the name's suffix, falling back to what the content looks like."""
     suffix = _suffix(Path(name))
     if data[:2] == b"\x1f\x8b":

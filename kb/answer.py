@@ -12,15 +12,22 @@ from dataclasses import dataclass, field
 
 from ingest.records import Fact
 from ingest.sentences import sentence_spans
+from kb.answer_evidence import (
+    Reading, Sentence, _type_fits, article_sentences, fact_fit, new_names, rank_sentences,
+    read_terms, terms_of,
+)
 from kb.knowledge import KnowledgeBase
 from kb.questions import Intent, read_question
 from kb.search import Hit, search
-from kb.store import Filters
+from kb.store import Filters, StoredPassage
 
 # Below this cosine, with no keyword match either, the best passage is not about the question.
 MIN_DENSE_SCORE = 0.30
-# Passages whose facts and sentences are considered for the answer.
-ANSWER_DEPTH = 3
+# Hits retrieved at least, and the distinct articles whose every sentence is considered.
+ANSWER_DEPTH = 5
+ANSWER_ARTICLES = 2
+# An explain answer adds its second-best sentence when it scores at least this share of the best.
+EXPLAIN_SECOND_SHARE = 0.5
 NOTHING_FOUND = "I found nothing in the stored commentary that answers this question."
 
 _WORD = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*")
@@ -90,14 +97,43 @@ class Answer:
         }
 
 
-@dataclass
-class _Candidate:
-    """A passage under consideration, with its sentences and facts."""
+class _CitationBook:
+    """The hits as numbered citations, plus any other passage an answer sentence comes from."""
 
-    n: int
-    hit: Hit
-    sentences: list[tuple[int, int]]
-    facts: list[Fact]
+    def __init__(self, kb: KnowledgeBase, hits: list[Hit], k: int) -> None:
+        self.kb = kb
+        self.hits = hits[:k]
+        self.k = k
+        self.extra: list[StoredPassage] = []
+        self.quoted: dict[int, tuple[int, int]] = {}  # passage id -> highlighted span
+
+    def cite(self, sentence: Sentence) -> int:
+        """The citation number of the passage holding ``sentence`` (added when not a hit)."""
+        self.quoted.setdefault(sentence.passage_id, sentence.span)
+        for n, hit in enumerate(self.hits, start=1):
+            if hit.passage_id == sentence.passage_id:
+                return n
+        for n, stored in enumerate(self.extra, start=len(self.hits) + 1):
+            if stored.id == sentence.passage_id:
+                return n
+        stored = self.kb.store.get_passages([sentence.passage_id])[sentence.passage_id]
+        self.extra.append(stored)
+        return len(self.hits) + len(self.extra)
+
+    def citations(self, reading: Reading) -> list[Citation]:
+        """Every citation, hits first; the list stays within k unless quoted passages need room."""
+        found = []
+        for n, hit in enumerate(self.hits, start=1):
+            span = self.quoted.get(hit.passage_id) or _best_span(hit.text, reading)
+            found.append(Citation(n, hit.passage_id, hit.article_id, hit.url, hit.title,
+                                  hit.source, hit.published, hit.text, hit.start, hit.end,
+                                  list(span), round(hit.score, 6)))
+        for n, stored in enumerate(self.extra, start=len(self.hits) + 1):
+            p = stored.passage
+            found.append(Citation(n, stored.id, p.article_id, stored.url, stored.title,
+                                  stored.source, stored.published, p.text, p.start, p.end,
+                                  list(self.quoted[stored.id]), 0.0))
+        return found
 
 
 def answer_question(kb: KnowledgeBase, question: str, k: int = 5,
@@ -107,17 +143,19 @@ def answer_question(kb: KnowledgeBase, question: str, k: int = 5,
     if not hits or not _relevant(hits[0]):
         return Answer(question, NOTHING_FOUND, "none")
     intent = read_question(question)
-    terms = _terms(question)
-    candidates = [_candidate(kb, n, hit) for n, hit in enumerate(hits[:k], start=1)]
-    considered = candidates[:ANSWER_DEPTH]
-    answer = None
+    reading = read_terms(question, intent)
+    articles = list(dict.fromkeys(hit.article_id for hit in hits))[:ANSWER_ARTICLES]
+    ranked = rank_sentences(article_sentences(kb, articles), reading)
+    if not ranked:
+        return Answer(question, NOTHING_FOUND, "none")
+    book = _CitationBook(kb, hits, k)
     if intent.kind == "ranking":
-        answer = _ranking_answer(question, intent, considered, terms)
+        answer = _entity_answer(question, reading, ranked, book)
     elif intent.kind == "figure":
-        answer = _figure_answer(question, intent, considered, terms)
-    if answer is None:
-        answer = _sentence_answer(question, intent, considered, terms)
-    answer.citations = [_citation(c, answer, terms) for c in candidates]
+        answer = _figure_answer(question, reading, ranked, book)
+    else:
+        answer = _explain_answer(question, ranked, book)
+    answer.citations = book.citations(reading)
     return answer
 
 
@@ -125,142 +163,91 @@ def _relevant(hit: Hit) -> bool:
     return hit.keyword_rank is not None or (hit.dense_score or 0.0) >= MIN_DENSE_SCORE
 
 
-def _candidate(kb: KnowledgeBase, n: int, hit: Hit) -> _Candidate:
-    facts = [fact for fact in kb.store.article_facts(hit.article_id)
-             if hit.start <= fact.start and fact.end <= hit.end]
-    return _Candidate(n, hit, sentence_spans(hit.text), facts)
+def _entity_answer(question: str, reading: Reading, ranked: list[tuple[float, Sentence]],
+                   book: _CitationBook) -> Answer:
+    """The named entity of the best sentence, then that sentence as evidence."""
+    intent = reading.intent
+    _, best = ranked[0]
+    n = book.cite(best)
+    names = new_names(best, reading)
+    typed = [name for name in names if name[1] and _type_fits(name[1], intent.entity_type)]
+    ranking = _fact_ranking(best, reading)
+    if ranking:
+        lead = _ranking_lead(ranking, intent, n)
+        text = f"{lead} {_quote(best.text)} [{n}]"
+        return Answer(question, text, "ranking", facts=[(f, n) for f in ranking])
+    chosen = (typed or names)[:1]
+    lead = f"{chosen[0][0]}: " if chosen else ""
+    facts = [(f, n) for f in best.facts if not _stated_fact(f, intent)]
+    return Answer(question, f"{lead}{_quote(best.text)} [{n}]", "ranking", facts=facts)
 
 
-def _terms(text: str) -> set[str]:
-    """Content words of ``text``, lower-cased, with a crude plural fold."""
-    return {_fold(word) for word in _WORD.findall(text.lower()) if word not in _STOPWORDS}
+def _fact_ranking(sentence: Sentence, reading: Reading) -> list[Fact]:
+    """Facts of one sentence that rank entities of the asked type on the asked metric."""
+    intent = reading.intent
+    if intent.lowest or not intent.metric:
+        return []
+    pool = [f for f in sentence.facts if f.entity and f.metric == intent.metric
+            and f.entity not in intent.entities and not _stated_fact(f, intent)
+            and _type_fits(f.entity_type, intent.entity_type)]
+    best: dict[str, Fact] = {}
+    for fact in pool:
+        if fact.entity not in best or fact.value > best[fact.entity].value:
+            best[fact.entity] = fact
+    units = {f.unit for f in best.values()}
+    if len(best) < 2 or len(units) != 1:
+        return []
+    return sorted(best.values(), key=lambda f: f.value, reverse=True)[:4]
 
 
-def _fold(word: str) -> str:
-    return word[:-1] if len(word) > 4 and word.endswith("s") and not word.endswith("ss") else word
+def _ranking_lead(ranking: list[Fact], intent: Intent, n: int) -> str:
+    first, rest = ranking[0], ranking[1:]
+    text = f"{first.entity} led with {_figure_phrase(first)}"
+    others = [f"{fact.entity} at {fact.text}" for fact in rest]
+    text += ", ahead of " + (others[0] if len(others) == 1
+                             else ", ".join(others[:-1]) + " and " + others[-1])
+    return text + f" [{n}]."
 
 
-def _sentence_score(sentence: str, terms: set[str], intent: Intent, rank: int) -> float:
-    words = _terms(sentence)
-    score = len(words & terms) / (len(terms) or 1) + 0.15 / rank
-    if intent.kind == "explain" and _CAUSAL.search(sentence):
-        score += 0.1
-    return score
-
-
-def _stated(fact: Fact, intent: Intent) -> bool:
-    """Whether the question itself states this figure (context, not an answer)."""
+def _stated_fact(fact: Fact, intent: Intent) -> bool:
     return any(abs(fact.value - value) <= 0.005 * max(abs(value), 1e-9)
                for value in intent.stated_values)
 
 
-def _fact_score(fact: Fact, candidate: _Candidate, intent: Intent, terms: set[str]) -> float:
-    score = 1.0 / candidate.n
-    score += 1.0 if intent.metric and fact.metric == intent.metric else 0.0
-    score += 0.8 if intent.unit and fact.unit == intent.unit else 0.0
-    score -= 0.8 if intent.unit and fact.unit != intent.unit else 0.0
-    score += 0.5 if fact.entity and fact.entity in intent.entities else 0.0
-    score += 0.4 if intent.side and fact.side == intent.side else 0.0
-    score += len(_terms(fact.sentence) & terms) / (len(terms) or 1)
-    score -= 3.0 if _stated(fact, intent) else 0.0
-    return score
+def _figure_answer(question: str, reading: Reading, ranked: list[tuple[float, Sentence]],
+                   book: _CitationBook) -> Answer:
+    """The best-fitting figure, stated with what it measures, then its sentence as evidence."""
+    _, best = ranked[0]
+    n = book.cite(best)
+    facts = sorted(best.facts, key=lambda f: fact_fit(f, reading.intent), reverse=True)
+    if not facts or fact_fit(facts[0], reading.intent) < -1.0:
+        return Answer(question, f"{_quote(best.text)} [{n}]", "passage")
+    fact = facts[0]
+    text = f"{_describe(fact)} [{n}]. {_quote(best.text)} [{n}]"
+    return Answer(question, text, "figure", facts=[(fact, n)])
 
 
-def _figure_answer(question: str, intent: Intent, candidates: list[_Candidate],
-                   terms: set[str]) -> Answer | None:
-    scored = [(_fact_score(fact, c, intent, terms), fact, c) for c in candidates
-              for fact in c.facts]
-    if not scored:
-        return None
-    score, fact, candidate = max(scored, key=lambda item: item[0])
-    if score < 1.0 or _stated(fact, intent):
-        return None
-    lead = f"{_describe(fact)} [{candidate.n}]."
-    sentence = fact.sentence.strip()
-    text = lead if not sentence else f"{lead} {_quote(sentence)} [{candidate.n}]"
-    return Answer(question, text, "figure", facts=[(fact, candidate.n)])
+def _explain_answer(question: str, ranked: list[tuple[float, Sentence]],
+                    book: _CitationBook) -> Answer:
+    """The two best answering sentences, in the order the article gives them."""
+    chosen = [ranked[0]]
+    if len(ranked) > 1 and ranked[1][0] >= EXPLAIN_SECOND_SHARE * ranked[0][0]:
+        chosen.append(ranked[1])
+    chosen.sort(key=lambda item: (item[1].article_rank, item[1].order))
+    parts, facts = [], []
+    for _, sentence in chosen:
+        n = book.cite(sentence)
+        parts.append(f"{_quote(sentence.text)} [{n}]")
+        facts.extend((f, n) for f in sentence.facts)
+    return Answer(question, " ".join(parts), "passage", facts=facts)
 
 
-def _ranking_answer(question: str, intent: Intent, candidates: list[_Candidate],
-                    terms: set[str]) -> Answer | None:
-    top_article = candidates[0].hit.article_id
-    pool = [(fact, c) for c in candidates if c.hit.article_id == top_article for fact in c.facts
-            if fact.entity and fact.entity_type not in (None, "candidate")
-            and (intent.metric is None or fact.metric == intent.metric)
-            and (intent.entity_type is None or fact.entity_type == intent.entity_type)
-            and (intent.side is None or fact.side in (None, intent.side))
-            and not _stated(fact, intent)]
-    if not pool:
-        return None
-    units = [fact.unit for fact, _ in pool]
-    unit = "USD" if "USD" in units else max(set(units), key=units.count)
-    best: dict[str, tuple[Fact, _Candidate]] = {}
-    for fact, c in pool:
-        if fact.unit == unit and (fact.entity not in best or fact.value > best[fact.entity][0].value):
-            best[fact.entity] = (fact, c)
-    ranked = sorted(best.values(), key=lambda item: item[0].value, reverse=not intent.lowest)[:4]
-    (first, first_c), rest = ranked[0], ranked[1:]
-    verb = "was lowest" if intent.lowest else "led"
-    text = f"{first.entity} {verb} with {_figure_phrase(first)} [{first_c.n}]"
-    if rest:
-        others = [f"{fact.entity} at {fact.text} [{c.n}]" for fact, c in rest]
-        text += ", ahead of " + (others[0] if len(others) == 1
-                                 else ", ".join(others[:-1]) + " and " + others[-1])
-    text += "."
-    facts = [(fact, c.n) for fact, c in ranked]
-    evidence = _best_sentence(candidates, intent, terms)
-    if evidence and evidence[0] not in {fact.sentence.strip() for fact, _ in ranked}:
-        text += f" {_quote(evidence[0])} [{evidence[1]}]"
-    return Answer(question, text, "ranking", facts=facts)
-
-
-def _best_sentence(candidates: list[_Candidate], intent: Intent,
-                   terms: set[str]) -> tuple[str, int] | None:
-    scored = [(_sentence_score(c.hit.text[s:e], terms, intent, c.n), c.hit.text[s:e], c.n)
-              for c in candidates for s, e in c.sentences]
-    if not scored:
-        return None
-    _, sentence, n = max(scored, key=lambda item: item[0])
-    return sentence.strip(), n
-
-
-def _sentence_answer(question: str, intent: Intent, candidates: list[_Candidate],
-                     terms: set[str]) -> Answer:
-    scored = sorted(
-        ((_sentence_score(c.hit.text[s:e], terms, intent, c.n), c.hit.text[s:e].strip(), c)
-         for c in candidates for s, e in c.sentences),
-        key=lambda item: item[0], reverse=True)
-    chosen = scored[:2]
-    if len(chosen) == 2 and chosen[1][0] < 0.6 * chosen[0][0]:
-        chosen = chosen[:1]
-    text = " ".join(f"{sentence} [{c.n}]" for _, sentence, c in chosen)
-    facts = [(fact, c.n) for _, sentence, c in chosen for fact in c.facts
-             if fact.sentence.strip() == sentence]
-    return Answer(question, text, "passage", facts=facts)
-
-
-def _citation(candidate: _Candidate, answer: Answer, terms: set[str]) -> Citation:
-    hit = candidate.hit
-    span = _highlight(candidate, answer, terms)
-    return Citation(candidate.n, hit.passage_id, hit.article_id, hit.url, hit.title, hit.source,
-                    hit.published, hit.text, hit.start, hit.end, list(span), round(hit.score, 6))
-
-
-def _highlight(candidate: _Candidate, answer: Answer, terms: set[str]) -> tuple[int, int]:
-    """The answering sentence inside the passage: one the answer quotes, else the best match."""
-    text = candidate.hit.text
-    for start, end in candidate.sentences:
-        if text[start:end].strip() and text[start:end].strip() in answer.answer:
-            return start, end
-    for fact, n in answer.facts:
-        if n == candidate.n:
-            offset = fact.start - candidate.hit.start
-            for start, end in candidate.sentences:
-                if start <= offset < end:
-                    return start, end
-    if not candidate.sentences:
+def _best_span(text: str, reading: Reading) -> tuple[int, int]:
+    """The sentence of a passage sharing most words with the question."""
+    spans = sentence_spans(text)
+    if not spans:
         return 0, len(text)
-    return max(candidate.sentences, key=lambda span: len(_terms(text[span[0]:span[1]]) & terms))
+    return max(spans, key=lambda span: len(terms_of(text[span[0]:span[1]]) & reading.terms))
 
 
 def _quote(sentence: str) -> str:

@@ -34,14 +34,20 @@ class _KbGroup(click.Group):
 
 
 @click.group(cls=_KbGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--data-dir", envvar="KB_DATA_DIR", type=click.Path(file_okay=False),
-              help=_HELP["data_dir"] + " [env KB_DATA_DIR]")
+@click.option(
+    "--data-dir",
+    envvar="KB_DATA_DIR",
+    type=click.Path(file_okay=False),
+    help=_HELP["data_dir"] + " [env KB_DATA_DIR]",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log progress and repairs to stderr.")
 @click.pass_context
 def main(ctx: click.Context, data_dir: str | None, verbose: bool) -> None:
     """marketkb: answers from market commentary, with cited passages and extracted figures."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         ctx.obj = load_settings({"data_dir": data_dir} if data_dir else None)
     except ValueError as error:
@@ -52,19 +58,26 @@ def open_kb(settings: dict) -> object:
     """The knowledge base of the configured data directory."""
     from kb.knowledge import KnowledgeBase
 
-    return KnowledgeBase(settings["data_dir"], max_passage_tokens=settings["max_passage_tokens"],
-                         approx_threshold=settings["approx_threshold"])
+    return KnowledgeBase(
+        settings["data_dir"],
+        max_passage_tokens=settings["max_passage_tokens"],
+        approx_threshold=settings["approx_threshold"],
+    )
 
 
 @main.command()
 @click.argument("sources", nargs=-1, required=True)
-@click.option("--allow-private-urls", is_flag=True,
-              help="Allow URLs on loopback/private addresses (for local fixtures).")
+@click.option(
+    "--allow-private-urls",
+    is_flag=True,
+    help="Allow URLs on loopback/private addresses (for local fixtures).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar; print only the summary.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON result per item.")
 @click.pass_obj
-def ingest(settings: dict, sources: tuple[str, ...], allow_private_urls: bool, quiet: bool,
-           as_json: bool) -> None:
+def ingest(
+    settings: dict, sources: tuple[str, ...], allow_private_urls: bool, quiet: bool, as_json: bool
+) -> None:
     """Ingest HTML files or directories, saved page texts, JSONL exports, URLs and feeds.
 
     Ends with a summary of new, updated, unchanged, duplicate and failed items, with one reason
@@ -91,8 +104,11 @@ def ingest(settings: dict, sources: tuple[str, ...], allow_private_urls: bool, q
         if result.status == "failed":
             click.echo(f"  failed: {result.origin or result.url}: {result.error}", err=True)
     stats = kb.stats()
-    click.echo(f"store now holds {stats['articles']} articles, {stats['passages']} passages, "
-               f"{stats['facts']} facts", err=as_json)
+    click.echo(
+        f"store now holds {stats['articles']} articles, {stats['passages']} passages, "
+        f"{stats['facts']} facts",
+        err=as_json,
+    )
     if not results or counts["failed"] == len(results):
         sys.exit(1)
 
@@ -122,21 +138,21 @@ def parse(settings: dict, sources: tuple[str, ...], allow_private_urls: bool) ->
 def extract(settings: dict, source: str, allow_private_urls: bool) -> None:
     """Print the figures in SOURCE (a file, a URL, or - for stdin; text or HTML) as JSON."""
     from ingest.facts import extract_facts
-    from ingest.sources import read_upload
+    from ingest.fetch import fetch
+    from ingest.sources import commentary_text
 
     if source == "-":
-        items = list(read_upload(sys.stdin.buffer.read(), "stdin"))
-    elif Path(source).is_file() and Path(source).suffix.lower() not in (".jsonl", ".html",
-                                                                         ".htm", ".gz"):
-        items = list(read_upload(Path(source).read_bytes(), source))
+        text = commentary_text(sys.stdin.buffer.read(), "stdin")
+    elif source.lower().startswith(("http://", "https://")):
+        allow = allow_private_urls or settings["allow_private_urls"]
+        page = fetch(source, allow_private=allow)
+        text = commentary_text(page.data, page.final_url, page.content_type)
     else:
-        options = SourceOptions(allow_private=allow_private_urls or settings["allow_private_urls"])
-        items = list(read_sources([source], options))
-    for item in items:
-        if isinstance(item, IngestError):
-            raise click.ClickException(str(item))
-        facts = extract_facts(item.body)
-        _json_line({"title": item.title, "facts": [fact.to_dict() for fact in facts]})
+        path = Path(source)
+        if not path.is_file():
+            raise click.ClickException(f"{source}: no such file, or not an http(s) URL")
+        text = commentary_text(path.read_bytes(), path.name)
+    _json_line({"facts": [fact.to_dict() for fact in extract_facts(text)]})
 
 
 @main.command()
@@ -150,16 +166,33 @@ def extract(settings: dict, source: str, allow_private_urls: bool) -> None:
 @click.option("--group-by", type=click.Choice(["entity"]), help="Aggregate per entity.")
 @click.option("--limit", default=100, show_default=True, help="Most facts to list.")
 @click.pass_obj
-def facts(settings: dict, entity: str | None, metric: str | None, side: str | None,
-          direction: str | None, window: str | None, since: str | None, until: str | None,
-          group_by: str | None, limit: int) -> None:
+def facts(
+    settings: dict,
+    entity: str | None,
+    metric: str | None,
+    side: str | None,
+    direction: str | None,
+    window: str | None,
+    since: str | None,
+    until: str | None,
+    group_by: str | None,
+    limit: int,
+) -> None:
     """List stored facts, or per-entity aggregates with the facts behind them."""
     from kb.factquery import FactQuery, aggregate_by_entity, find_facts
     from kb.store import Store
 
     store = Store(Path(settings["data_dir"]) / "kb.sqlite3")
-    query = FactQuery(entity=entity, metric=metric, side=side, direction=direction,
-                      window=window, since=since, until=until, limit=limit)
+    query = FactQuery(
+        entity=entity,
+        metric=metric,
+        side=side,
+        direction=direction,
+        window=window,
+        since=since,
+        until=until,
+        limit=limit,
+    )
     found = find_facts(store, query)
     if group_by:
         for group in aggregate_by_entity(found):
@@ -172,14 +205,26 @@ def facts(settings: dict, entity: str | None, metric: str | None, side: str | No
 @main.command()
 @click.argument("query")
 @click.option("-k", default=5, show_default=True, help="Passages to return.")
-@click.option("--mode", type=click.Choice(["hybrid", "dense", "keyword"]), default="hybrid",
-              show_default=True, help="Ranking to use.")
+@click.option(
+    "--mode",
+    type=click.Choice(["hybrid", "dense", "keyword"]),
+    default="hybrid",
+    show_default=True,
+    help="Ranking to use.",
+)
 @click.option("--since", help="Published on or after (YYYY-MM-DD).")
 @click.option("--until", help="Published on or before (YYYY-MM-DD).")
 @click.option("--source", help="Only this source.")
 @click.pass_obj
-def search(settings: dict, query: str, k: int, mode: str, since: str | None, until: str | None,
-           source: str | None) -> None:
+def search(
+    settings: dict,
+    query: str,
+    k: int,
+    mode: str,
+    since: str | None,
+    until: str | None,
+    source: str | None,
+) -> None:
     """Print the passages that best match QUERY, one JSON object per line."""
     from kb.search import search as run_search
     from kb.store import Filters
@@ -229,8 +274,11 @@ def stats(settings: dict) -> None:
 
 @main.command()
 @click.option("--host", help=_HELP["host"] + " [env KB_HOST; default 127.0.0.1]")
-@click.option("--port", type=click.IntRange(0, 65535),
-              help=_HELP["port"] + " [env KB_PORT; default 8080; 0 picks a free one]")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    help=_HELP["port"] + " [env KB_PORT; default 8080; 0 picks a free one]",
+)
 @click.pass_obj
 def serve(settings: dict, host: str | None, port: int | None) -> None:
     """Serve the JSON API under waitress until interrupted.
@@ -241,6 +289,7 @@ def serve(settings: dict, host: str | None, port: int | None) -> None:
     """
     from api.serve import serve as run_server
 
-    overrides = {name: value for name, value in (("host", host), ("port", port))
-                 if value is not None}
+    overrides = {
+        name: value for name, value in (("host", host), ("port", port)) if value is not None
+    }
     run_server({**settings, **overrides})

@@ -27,21 +27,45 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("data_dir", "KB_DATA_DIR", None, "Data directory (SQLite store, FAISS index, model cache); "
-            "default ~/.local/share/marketkb"),
-    Setting("api_token", "KB_API_TOKEN", None, "Bearer token required by write endpoints; "
-            "writes are refused when unset"),
+    Setting(
+        "data_dir",
+        "KB_DATA_DIR",
+        None,
+        "Data directory (SQLite store, FAISS index, model cache); default ~/.local/share/marketkb",
+    ),
+    Setting(
+        "api_token",
+        "KB_API_TOKEN",
+        None,
+        "Bearer token required by write endpoints; writes are refused when unset",
+    ),
     Setting("host", "KB_HOST", "127.0.0.1", "Address kb serve listens on"),
     Setting("port", "KB_PORT", 8080, "Port kb serve listens on"),
     Setting("threads", "KB_THREADS", 8, "Worker threads of the WSGI server"),
-    Setting("no_sample", "KB_NO_SAMPLE", False, "Set to 1 to skip ingesting the sample corpus "
-            "into an empty data directory on kb serve"),
-    Setting("allow_private_urls", "KB_ALLOW_PRIVATE_URLS", False, "Set to 1 to allow fetching "
-            "URLs on loopback/private addresses (tests only)"),
-    Setting("approx_threshold", "KB_APPROX_THRESHOLD", 200_000, "Passage count past which the "
-            "exact FAISS index gives way to an approximate (HNSW) one"),
-    Setting("max_passage_tokens", "KB_MAX_PASSAGE_TOKENS", 254, "Word pieces per passage "
-            "(the model reads 256 including two special tokens)"),
+    Setting(
+        "no_sample",
+        "KB_NO_SAMPLE",
+        False,
+        "Set to 1 to skip ingesting the sample corpus into an empty data directory on kb serve",
+    ),
+    Setting(
+        "allow_private_urls",
+        "KB_ALLOW_PRIVATE_URLS",
+        False,
+        "Set to 1 to allow fetching URLs on loopback/private addresses (tests only)",
+    ),
+    Setting(
+        "approx_threshold",
+        "KB_APPROX_THRESHOLD",
+        200_000,
+        "Passage count past which the exact FAISS index gives way to an approximate (HNSW) one",
+    ),
+    Setting(
+        "max_passage_tokens",
+        "KB_MAX_PASSAGE_TOKENS",
+        254,
+        "Word pieces per passage (the model reads 256 including two special tokens)",
+    ),
 )
 
 

@@ -11,10 +11,31 @@ from kb.store import Filters, Store
 
 # The metric vocabulary of shared/eval/FACTS.md.
 METRICS = (
-    "liquidations", "liquidated_traders", "open_interest", "funding_rate", "long_short_ratio",
-    "price", "price_change", "market_cap", "dominance", "volume", "fund_flow", "aum", "holdings",
-    "purchase", "supply", "tvl", "exploit_loss", "options_notional", "put_call_ratio",
-    "exchange_flow", "exchange_reserve", "transfer", "interest_rate", "inflation", "other",
+    "liquidations",
+    "liquidated_traders",
+    "open_interest",
+    "funding_rate",
+    "long_short_ratio",
+    "price",
+    "price_change",
+    "market_cap",
+    "dominance",
+    "volume",
+    "fund_flow",
+    "aum",
+    "holdings",
+    "purchase",
+    "supply",
+    "tvl",
+    "exploit_loss",
+    "options_notional",
+    "put_call_ratio",
+    "exchange_flow",
+    "exchange_reserve",
+    "transfer",
+    "interest_rate",
+    "inflation",
+    "other",
 )
 SIDES = ("long", "short")
 DIRECTIONS = ("in", "out", "up", "down")
@@ -38,8 +59,11 @@ class FactQuery:
 
     def validate(self) -> None:
         """Raise KbError naming the accepted values for any field out of its vocabulary."""
-        for name, value, allowed in (("metric", self.metric, METRICS), ("side", self.side, SIDES),
-                                     ("direction", self.direction, DIRECTIONS)):
+        for name, value, allowed in (
+            ("metric", self.metric, METRICS),
+            ("side", self.side, SIDES),
+            ("direction", self.direction, DIRECTIONS),
+        ):
             if value is not None and value not in allowed:
                 raise KbError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
         if not 1 <= self.limit <= 10_000:
@@ -59,18 +83,31 @@ class EntityAggregate:
 
     def to_dict(self) -> dict[str, object]:
         """The aggregate as JSON-ready data."""
-        return {"entity": self.entity, "unit": self.unit, "sum": self.total, "max": self.maximum,
-                "count": self.count, "facts": [fact.to_dict() for fact in self.facts]}
+        return {
+            "entity": self.entity,
+            "unit": self.unit,
+            "sum": self.total,
+            "max": self.maximum,
+            "count": self.count,
+            "facts": [fact.to_dict() for fact in self.facts],
+        }
 
 
 def find_facts(store: Store, query: FactQuery) -> list[Fact]:
     """Stored facts matching ``query`` (entity aliases resolved: BTC finds Bitcoin)."""
     query.validate()
     entity = (canonical(query.entity) or query.entity) if query.entity else None
-    filters = Filters(since=query.since, until=query.until, source=query.source,
-                      article_id=query.article_id, entity=entity, metric=query.metric)
-    return store.query_facts(filters, side=query.side, direction=query.direction,
-                             window=query.window, limit=query.limit)
+    filters = Filters(
+        since=query.since,
+        until=query.until,
+        source=query.source,
+        article_id=query.article_id,
+        entity=entity,
+        metric=query.metric,
+    )
+    return store.query_facts(
+        filters, side=query.side, direction=query.direction, window=query.window, limit=query.limit
+    )
 
 
 def aggregate_by_entity(facts: list[Fact]) -> list[EntityAggregate]:

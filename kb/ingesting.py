@@ -7,7 +7,13 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from ingest.chunking import ChunkSettings, TokenCounter, approx_token_count, chunk_article
+from ingest.chunking import (
+    DEFAULT_CHUNKING,
+    ChunkSettings,
+    TokenCounter,
+    approx_token_count,
+    chunk_article,
+)
 from ingest.dedupe import DUPLICATE_OVERLAP, overlap, shingle_hashes, sketch
 from ingest.errors import IngestError
 from ingest.facts import extract_facts
@@ -60,7 +66,7 @@ def failed(error: IngestError | str, origin: str = "") -> IngestResult:
 def store_article(
     store: Store,
     article: Article,
-    chunk_settings: ChunkSettings = ChunkSettings(),
+    chunk_settings: ChunkSettings = DEFAULT_CHUNKING,
     count_tokens: TokenCounter = approx_token_count,
 ) -> IngestResult:
     """Store one parsed article unless it is already stored; say what was done."""
@@ -131,7 +137,11 @@ def rewrite_article(
     for passage in passages:
         passage.article_id = article_id
     removed, added = store.save_article(
-        article_id, article, stored.content_hash, passages, extract_facts(article.body),
+        article_id,
+        article,
+        stored.content_hash,
+        passages,
+        extract_facts(article.body),
         sketch(shingle_hashes(article.body)),
     )
     return IngestResult("updated", id=article_id, removed_passages=removed, added_passages=added)

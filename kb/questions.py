@@ -18,9 +18,9 @@ _EXPLAIN = re.compile(
     r"are|can|could|would|will|has|have))\b", re.IGNORECASE)
 _FIGURE = re.compile(
     r"^(?:how (?:much|many|large|big|high|low|deep)|at what|to what|what (?:was|is|were|are|"
-    r"had|has) (?:the |\w+'s |its )(?:[\w'-]+ ){0,4}(?:value|price|level|size|amount|total|number|figure|share|"
+    r"had|has) (?:the |\w+'s |its )(?:[\w'/-]+ ){0,5}(?:value|price|level|size|amount|total|number|figure|share|"
     r"ratio|rate|dominance|percentage|cap\w*|capitali[sz]ation|volume|interest|outflow|inflow|balance|loss|"
-    r"liquidation price|max pain)|what (?:record|percentage|share|price|level|amount|total))\b",
+    r"liquidation price|max pain)|what (?:record|percentage|share|price|level|amount|total|all-time high|average|dollar))\b",
     re.IGNORECASE)
 _RANKING = re.compile(r"^(?:which|who|whose|what (?:exchange|asset|coin|token|fund|etf|issuer|"
                       r"platform|protocol|company|country|blockchain|chain|dex|altcoin))\b",
@@ -45,6 +45,8 @@ _UNIT_HINTS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bratio\b", re.I), "x"),
     (re.compile(r"\b(?:price|how much|dollar value|worth|value|loss|usd|\$)\b", re.I), "USD"),
 )
+_FOCUS_END = re.compile(r"\s(?:when|after|as|while|during|in which|on which|amid|since|"
+                        r"following|despite|before|with)\s", re.IGNORECASE)
 _SIDE = re.compile(r"\b(longs?|shorts?)\b", re.IGNORECASE)
 
 
@@ -61,21 +63,27 @@ class Intent:
     lowest: bool = False
     # Figures the question itself states: context to match, never the answer.
     stated_values: list[float] = field(default_factory=list)
+    # The wh-clause up to its first subordinate clause: what is asked, without the context.
+    clause: str = ""
 
 
 def read_question(question: str) -> Intent:
     """The intent of ``question``, read from its wh-clause first and its context second."""
-    wh = _WH.search(question)
-    clause = question[wh.start():] if wh else question
-    clause = re.split(r"[,;?]", clause, maxsplit=1)[0] if wh else clause
-    if _EXPLAIN.match(clause):
-        kind = "explain"
-    elif _FIGURE.match(clause):
-        kind = "figure"
-    elif _RANKING.match(clause):
-        kind = "ranking"
-    else:
-        kind = "explain"
+    clauses = [question[m.start():] for m in _WH.finditer(question)]
+    clauses = [re.split(r"[,;?]", c, maxsplit=1)[0] for c in clauses] or [question]
+    # A question may open with context ("On the day …, how much …"): the first clause that
+    # reads as a known kind of ask decides.
+    kind, clause = "explain", clauses[0]
+    for candidate in clauses:
+        if _EXPLAIN.match(candidate):
+            kind, clause = "explain", candidate
+        elif _FIGURE.match(candidate):
+            kind, clause = "figure", candidate
+        elif _RANKING.match(candidate):
+            kind, clause = "ranking", candidate
+        else:
+            continue
+        break
     cues = sorted(find_cues(clause) or find_cues(question), key=lambda cue: cue.start)
     metric = cues[0].metric if cues else None
     entity_type = next((name for name, pattern in _ENTITY_TYPES if pattern.search(clause)), None)
@@ -92,4 +100,5 @@ def read_question(question: str) -> Intent:
         unit=unit,
         lowest=bool(_LOWEST.search(clause)),
         stated_values=[fact.value for fact in extract_facts(question)],
+        clause=_FOCUS_END.split(clause, maxsplit=1)[0],
     )

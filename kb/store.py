@@ -1,4 +1,4 @@
-"""The SQLite store: articles, their URLs, passages (with an FTS5 index), shingle sketches and facts.
+"""The SQLite store: articles, their URLs, passages (with FTS5), shingle sketches and facts.
 
 SQLite is the source of truth; the FAISS index is derived from it and repaired against it on open.
 Each article is written with its passages and facts in one transaction, so a crash leaves either
@@ -105,8 +105,47 @@ CREATE INDEX IF NOT EXISTS facts_metric ON facts(metric, as_of);
 _FTS_WORD = re.compile(r"\w+", re.UNICODE)
 # Words too common in questions to help keyword search; the dense side still sees them.
 _FTS_STOPWORDS = frozenset(
-    "a an and are as at be by did do does for from had has have how i in is it its of on or over "
-    "the their this to was were what when where which who why with".split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "did",
+        "do",
+        "does",
+        "for",
+        "from",
+        "had",
+        "has",
+        "have",
+        "how",
+        "i",
+        "in",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "over",
+        "the",
+        "their",
+        "this",
+        "to",
+        "was",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "with",
+    ]
 )
 
 
@@ -160,8 +199,9 @@ class Store:
     def _connection(self) -> sqlite3.Connection:
         connection = getattr(self._local, "connection", None)
         if connection is None:
-            connection = sqlite3.connect(self.path, timeout=60, isolation_level=None,
-                                         check_same_thread=False)
+            connection = sqlite3.connect(
+                self.path, timeout=60, isolation_level=None, check_same_thread=False
+            )
             connection.row_factory = sqlite3.Row
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
@@ -197,11 +237,14 @@ class Store:
             with self.transaction() as db:
                 row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
                 if row is None:
-                    db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                    db.execute(
+                        "INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                    )
                 elif int(row["value"]) > SCHEMA_VERSION:
                     raise KbError(
                         f"{self.path} has schema version {row['value']}, newer than this marketkb "
-                        f"({SCHEMA_VERSION}); upgrade marketkb", status=500,
+                        f"({SCHEMA_VERSION}); upgrade marketkb",
+                        status=500,
                     )
         except sqlite3.DatabaseError as error:
             raise KbError(f"cannot open the store at {self.path}: {error}", status=500) from error
@@ -231,14 +274,20 @@ class Store:
 
     def article_id_for_origin(self, origin: str) -> str | None:
         """The id of a URL-less article read from ``origin`` (a file path), if stored."""
-        row = self._connection().execute(
-            "SELECT id FROM articles WHERE origin = ? AND url IS NULL", (origin,)
-        ).fetchone()
+        row = (
+            self._connection()
+            .execute("SELECT id FROM articles WHERE origin = ? AND url IS NULL", (origin,))
+            .fetchone()
+        )
         return row["id"] if row else None
 
     def get_article(self, article_id: str) -> StoredArticle:
         """The stored article with ``article_id``; NotFound if there is none."""
-        row = self._connection().execute("SELECT * FROM articles WHERE id = ?", (article_id,)).fetchone()
+        row = (
+            self._connection()
+            .execute("SELECT * FROM articles WHERE id = ?", (article_id,))
+            .fetchone()
+        )
         if row is None:
             raise NotFound(f"no article with id {article_id!r}")
         return self._stored_article(row)
@@ -246,7 +295,9 @@ class Store:
     def has_article(self, article_id: str) -> bool:
         """Whether an article with ``article_id`` is stored."""
         db = self._connection()
-        return db.execute("SELECT 1 FROM articles WHERE id = ?", (article_id,)).fetchone() is not None
+        return (
+            db.execute("SELECT 1 FROM articles WHERE id = ?", (article_id,)).fetchone() is not None
+        )
 
     def article_urls(self, article_id: str) -> list[str]:
         """Every URL the article is known by."""
@@ -272,8 +323,9 @@ class Store:
             related=[RelatedTeaser(**teaser) for teaser in json.loads(row["related"])],
             origin=row["origin"] or "",
         )
-        return StoredArticle(row["id"], article, row["content_hash"], row["ingested_at"],
-                             row["changed_at"])
+        return StoredArticle(
+            row["id"], article, row["content_hash"], row["ingested_at"], row["changed_at"]
+        )
 
     def save_article(
         self,
@@ -290,22 +342,35 @@ class Store:
         """
         now = _now()
         with self.transaction() as db:
-            removed = [row[0] for row in db.execute(
-                "SELECT id FROM passages WHERE article_id = ?", (article_id,))]
+            removed = [
+                row[0]
+                for row in db.execute("SELECT id FROM passages WHERE article_id = ?", (article_id,))
+            ]
             existing = db.execute(
-                "SELECT ingested_at FROM articles WHERE id = ?", (article_id,)).fetchone()
+                "SELECT ingested_at FROM articles WHERE id = ?", (article_id,)
+            ).fetchone()
             db.execute("DELETE FROM passages WHERE article_id = ?", (article_id,))
             db.execute("DELETE FROM facts WHERE article_id = ?", (article_id,))
             db.execute("DELETE FROM sketches WHERE article_id = ?", (article_id,))
             db.execute(
                 "INSERT OR REPLACE INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
-                    article_id, article.url and canonical_url(article.url), article.title,
-                    article.source, article.author, article.published, article.updated,
-                    article.language, article.body, json.dumps(article.headings),
+                    article_id,
+                    article.url and canonical_url(article.url),
+                    article.title,
+                    article.source,
+                    article.author,
+                    article.published,
+                    article.updated,
+                    article.language,
+                    article.body,
+                    json.dumps(article.headings),
                     json.dumps([vars(pair) for pair in article.qa], ensure_ascii=False),
                     json.dumps([vars(teaser) for teaser in article.related], ensure_ascii=False),
-                    article.origin, content_hash, existing["ingested_at"] if existing else now, now,
+                    article.origin,
+                    content_hash,
+                    existing["ingested_at"] if existing else now,
+                    now,
                 ),
             )
             self._add_urls(db, article_id, [u for u in (article.url, *article.alternate_urls) if u])
@@ -314,23 +379,44 @@ class Store:
                 cursor = db.execute(
                     'INSERT INTO passages (article_id, ordinal, heading, start, "end", text) '
                     "VALUES (?,?,?,?,?,?)",
-                    (article_id, passage.ordinal, passage.heading, passage.start, passage.end,
-                     passage.text),
+                    (
+                        article_id,
+                        passage.ordinal,
+                        passage.heading,
+                        passage.start,
+                        passage.end,
+                        passage.text,
+                    ),
                 )
                 added.append(cursor.lastrowid)
             for fact in facts:
                 passage_id = _passage_for_span(passages, added, fact.start, fact.end)
                 db.execute(
                     "INSERT INTO facts (article_id, passage_id, value, unit, metric, entity, "
-                    "entity_type, side, direction, window, qualifier, text, start, \"end\", "
+                    'entity_type, side, direction, window, qualifier, text, start, "end", '
                     "sentence, as_of) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (article_id, passage_id, fact.value, fact.unit, fact.metric, fact.entity,
-                     fact.entity_type, fact.side, fact.direction, fact.window, fact.qualifier,
-                     fact.text, fact.start, fact.end, fact.sentence,
-                     (article.published or "")[:10] or None),
+                    (
+                        article_id,
+                        passage_id,
+                        fact.value,
+                        fact.unit,
+                        fact.metric,
+                        fact.entity,
+                        fact.entity_type,
+                        fact.side,
+                        fact.direction,
+                        fact.window,
+                        fact.qualifier,
+                        fact.text,
+                        fact.start,
+                        fact.end,
+                        fact.sentence,
+                        (article.published or "")[:10] or None,
+                    ),
                 )
-            db.executemany("INSERT OR IGNORE INTO sketches VALUES (?, ?)",
-                           [(h, article_id) for h in sketch])
+            db.executemany(
+                "INSERT OR IGNORE INTO sketches VALUES (?, ?)", [(h, article_id) for h in sketch]
+            )
         return removed, added
 
     def add_urls(self, article_id: str, urls: Iterable[str]) -> int:
@@ -342,8 +428,9 @@ class Store:
     def _add_urls(db: sqlite3.Connection, article_id: str, urls: Iterable[str]) -> int:
         added = 0
         for url in urls:
-            cursor = db.execute("INSERT OR IGNORE INTO article_urls VALUES (?, ?)",
-                                (canonical_url(url), article_id))
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO article_urls VALUES (?, ?)", (canonical_url(url), article_id)
+            )
             added += cursor.rowcount
         return added
 
@@ -352,13 +439,16 @@ class Store:
         with self.transaction() as db:
             if db.execute("SELECT 1 FROM articles WHERE id = ?", (article_id,)).fetchone() is None:
                 raise NotFound(f"no article with id {article_id!r}")
-            removed = [row[0] for row in db.execute(
-                "SELECT id FROM passages WHERE article_id = ?", (article_id,))]
+            removed = [
+                row[0]
+                for row in db.execute("SELECT id FROM passages WHERE article_id = ?", (article_id,))
+            ]
             db.execute("DELETE FROM articles WHERE id = ?", (article_id,))
         return removed
 
-    def sketch_candidates(self, sketch: set[int], exclude: str | None = None,
-                          limit: int = 5) -> list[str]:
+    def sketch_candidates(
+        self, sketch: set[int], exclude: str | None = None, limit: int = 5
+    ) -> list[str]:
         """Ids of stored articles sharing the most sketch hashes with ``sketch``."""
         if not sketch:
             return []
@@ -367,15 +457,17 @@ class Store:
         db.execute("DELETE FROM probe")
         db.executemany("INSERT OR IGNORE INTO probe VALUES (?)", [(h,) for h in sketch])
         rows = db.execute(
-            "SELECT s.article_id, COUNT(*) AS shared FROM sketches s JOIN probe p ON p.hash = s.hash "
-            "WHERE s.article_id != ? GROUP BY s.article_id ORDER BY shared DESC LIMIT ?",
+            "SELECT s.article_id, COUNT(*) AS shared FROM sketches s "
+            "JOIN probe p ON p.hash = s.hash WHERE s.article_id != ? "
+            "GROUP BY s.article_id ORDER BY shared DESC LIMIT ?",
             (exclude or "", limit),
         ).fetchall()
         minimum = max(1, len(sketch) // 2)
         return [row["article_id"] for row in rows if row["shared"] >= minimum]
 
-    def list_articles(self, filters: Filters, offset: int = 0, limit: int = 20,
-                      query_ids: list[str] | None = None) -> tuple[list[StoredArticle], int]:
+    def list_articles(
+        self, filters: Filters, offset: int = 0, limit: int = 20, query_ids: list[str] | None = None
+    ) -> tuple[list[StoredArticle], int]:
         """Articles newest first, with the total count matching ``filters``."""
         where, params = _article_where(filters)
         if query_ids is not None:
@@ -386,7 +478,8 @@ class Store:
         total = db.execute(f"SELECT COUNT(*) FROM articles a {clause}", params).fetchone()[0]
         rows = db.execute(
             f"SELECT a.* FROM articles a {clause} "
-            "ORDER BY a.published IS NULL, a.published DESC, a.changed_at DESC, a.id LIMIT ? OFFSET ?",
+            "ORDER BY a.published IS NULL, a.published DESC, a.changed_at DESC, a.id "
+            "LIMIT ? OFFSET ?",
             [*params, limit, offset],
         ).fetchall()
         return [self._stored_article(row) for row in rows], total
@@ -412,7 +505,8 @@ class Store:
     def article_passage_ids(self, article_id: str) -> list[int]:
         """Passage ids of one article, in order."""
         rows = self._connection().execute(
-            "SELECT id FROM passages WHERE article_id = ? ORDER BY ordinal", (article_id,))
+            "SELECT id FROM passages WHERE article_id = ? ORDER BY ordinal", (article_id,)
+        )
         return [row[0] for row in rows]
 
     def get_passages(self, ids: Iterable[int]) -> dict[int, StoredPassage]:
@@ -425,14 +519,22 @@ class Store:
             rows = db.execute(
                 'SELECT p.id, p.article_id, p.ordinal, p.heading, p.start, p."end", p.text, '
                 "a.title, a.url, a.source, a.published FROM passages p "
-                f"JOIN articles a ON a.id = p.article_id WHERE p.id IN ({','.join('?' * len(chunk))})",
+                "JOIN articles a ON a.id = p.article_id "
+                f"WHERE p.id IN ({','.join('?' * len(chunk))})",
                 chunk,
             )
             for row in rows:
-                passage = Passage(row["article_id"], row["ordinal"], row["text"], row["start"],
-                                  row["end"], row["heading"])
-                found[row["id"]] = StoredPassage(row["id"], passage, row["title"], row["url"],
-                                                 row["source"], row["published"])
+                passage = Passage(
+                    row["article_id"],
+                    row["ordinal"],
+                    row["text"],
+                    row["start"],
+                    row["end"],
+                    row["heading"],
+                )
+                found[row["id"]] = StoredPassage(
+                    row["id"], passage, row["title"], row["url"], row["source"], row["published"]
+                )
         return found
 
     def passage_ids_matching(self, filters: Filters) -> set[int] | None:
@@ -442,30 +544,46 @@ class Store:
             return None
         rows = self._connection().execute(
             f"SELECT p.id FROM passages p JOIN articles a ON a.id = p.article_id "
-            f"WHERE {' AND '.join(where)}", params)
+            f"WHERE {' AND '.join(where)}",
+            params,
+        )
         return {row[0] for row in rows}
 
-    def keyword_search(self, query: str, k: int, filters: Filters | None = None
-                       ) -> list[tuple[int, float]]:
+    def keyword_search(
+        self, query: str, k: int, filters: Filters | None = None
+    ) -> list[tuple[int, float]]:
         """BM25 over passages: (passage id, score with higher better), best first."""
-        terms = [w for w in (m.lower() for m in _FTS_WORD.findall(query)) if w not in _FTS_STOPWORDS]
+        terms = [
+            w for w in (m.lower() for m in _FTS_WORD.findall(query)) if w not in _FTS_STOPWORDS
+        ]
         if not terms:
             return []
         match = " OR ".join(f'"{term}"' for term in dict.fromkeys(terms))
         where, params = _article_where(filters or Filters())
         extra = f"AND {' AND '.join(where)}" if where else ""
-        rows = self._connection().execute(
-            "SELECT p.id, bm25(passages_fts) AS rank FROM passages_fts "
-            "JOIN passages p ON p.id = passages_fts.rowid JOIN articles a ON a.id = p.article_id "
-            f"WHERE passages_fts MATCH ? {extra} ORDER BY rank LIMIT ?",
-            [match, *params, k],
-        ).fetchall()
+        rows = (
+            self._connection()
+            .execute(
+                "SELECT p.id, bm25(passages_fts) AS rank FROM passages_fts "
+                "JOIN passages p ON p.id = passages_fts.rowid "
+                "JOIN articles a ON a.id = p.article_id "
+                f"WHERE passages_fts MATCH ? {extra} ORDER BY rank LIMIT ?",
+                [match, *params, k],
+            )
+            .fetchall()
+        )
         return [(row["id"], -row["rank"]) for row in rows]
 
     # -- facts -------------------------------------------------------------------------------
 
-    def query_facts(self, filters: Filters, side: str | None = None, direction: str | None = None,
-                    window: str | None = None, limit: int = 1000) -> list[Fact]:
+    def query_facts(
+        self,
+        filters: Filters,
+        side: str | None = None,
+        direction: str | None = None,
+        window: str | None = None,
+        limit: int = 1000,
+    ) -> list[Fact]:
         """Stored facts matching the filters, newest article first."""
         where, params = _article_where(filters)
         for column, value in (("f.side", side), ("f.direction", direction), ("f.window", window)):
@@ -480,17 +598,22 @@ class Store:
             where.append("f.metric = ?")
             params.append(filters.metric)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
-        rows = self._connection().execute(
-            f"SELECT f.* FROM facts f JOIN articles a ON a.id = f.article_id {clause} "
-            "ORDER BY a.published IS NULL, a.published DESC, f.article_id, f.start LIMIT ?",
-            [*params, limit],
-        ).fetchall()
+        rows = (
+            self._connection()
+            .execute(
+                f"SELECT f.* FROM facts f JOIN articles a ON a.id = f.article_id {clause} "
+                "ORDER BY a.published IS NULL, a.published DESC, f.article_id, f.start LIMIT ?",
+                [*params, limit],
+            )
+            .fetchall()
+        )
         return [_fact_from_row(row) for row in rows]
 
     def article_facts(self, article_id: str) -> list[Fact]:
         """Facts of one article in text order."""
         rows = self._connection().execute(
-            "SELECT * FROM facts WHERE article_id = ? ORDER BY start", (article_id,))
+            "SELECT * FROM facts WHERE article_id = ? ORDER BY start", (article_id,)
+        )
         return [_fact_from_row(row) for row in rows]
 
     def passage_facts(self, passage_ids: Iterable[int]) -> list[Fact]:
@@ -500,7 +623,8 @@ class Store:
             return []
         rows = self._connection().execute(
             f"SELECT * FROM facts WHERE passage_id IN ({','.join('?' * len(ids))}) ORDER BY start",
-            ids)
+            ids,
+        )
         return [_fact_from_row(row) for row in rows]
 
 
@@ -512,8 +636,9 @@ def _article_where(filters: Filters) -> tuple[list[str], list[object]]:
         params.append(filters.since)
     if filters.until:
         # A bare day includes everything published on it.
-        where.append("substr(a.published, 1, 10) <= ?" if len(filters.until) == 10
-                     else "a.published <= ?")
+        where.append(
+            "substr(a.published, 1, 10) <= ?" if len(filters.until) == 10 else "a.published <= ?"
+        )
         params.append(filters.until)
     if filters.source:
         where.append("a.source = ? COLLATE NOCASE")
@@ -531,11 +656,22 @@ def _article_where(filters: Filters) -> tuple[list[str], list[object]]:
 
 def _fact_from_row(row: sqlite3.Row) -> Fact:
     return Fact(
-        value=row["value"], unit=row["unit"], metric=row["metric"], text=row["text"],
-        start=row["start"], end=row["end"], sentence=row["sentence"], entity=row["entity"],
-        entity_type=row["entity_type"], side=row["side"], direction=row["direction"],
-        window=row["window"], qualifier=row["qualifier"], article_id=row["article_id"],
-        passage_id=row["passage_id"], as_of=row["as_of"],
+        value=row["value"],
+        unit=row["unit"],
+        metric=row["metric"],
+        text=row["text"],
+        start=row["start"],
+        end=row["end"],
+        sentence=row["sentence"],
+        entity=row["entity"],
+        entity_type=row["entity_type"],
+        side=row["side"],
+        direction=row["direction"],
+        window=row["window"],
+        qualifier=row["qualifier"],
+        article_id=row["article_id"],
+        passage_id=row["passage_id"],
+        as_of=row["as_of"],
     )
 
 

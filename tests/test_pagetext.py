@@ -34,15 +34,27 @@ def test_seed_body_starts_at_intro(seed):
 
 
 def test_seed_body_ends_with_final_thoughts_bullets(seed):
-    tail = seed.body[seed.body.index("Final Thoughts"):]
+    tail = seed.body[seed.body.index("Final Thoughts") :]
     assert tail.count("• ") == 2
     assert seed.body.endswith("the market may continue to absorb stress in phases.")
 
 
 @pytest.mark.parametrize(
     "furniture",
-    ["Опубликовано", "Обновлено", "Введение", "Связанные с этим вопросы", "Похожее", "Торговля",
-     "Спот", "Фьючерсы", "活动图片", "marsbit", "Hair Dryer", "a16z"],
+    [
+        "Опубликовано",
+        "Обновлено",
+        "Введение",
+        "Связанные с этим вопросы",
+        "Похожее",
+        "Торговля",
+        "Спот",
+        "Фьючерсы",
+        "活动图片",
+        "marsbit",
+        "Hair Dryer",
+        "a16z",
+    ],
 )
 def test_seed_body_has_no_page_furniture(seed, furniture):
     assert furniture not in seed.body
@@ -56,7 +68,8 @@ def test_seed_headings_are_in_the_body(seed):
 def test_seed_has_five_question_answer_pairs(seed):
     assert len(seed.qa) == 5
     assert seed.qa[1].question == (
-        "Which exchanges accounted for the largest share of forced liquidations during recent spikes?"
+        "Which exchanges accounted for the largest share of forced liquidations "
+        "during recent spikes?"
     )
     assert seed.qa[1].answer.startswith("Binance and Hyperliquid accounted for the largest share")
 
@@ -75,16 +88,22 @@ def test_seed_language_is_english(seed):
 
 
 def test_english_ui_labels_are_understood():
-    text = ("Funding flips negative\n\nCoinDeskPublished 2025-03-02Updated 2025-03-03\n\n"
-            "Summary\n\nFunding rates on perpetual swaps turned negative across major venues on "
-            "Sunday as traders added short exposure.\n\nRelated questions\n\nQWhy did funding "
-            "flip?\n\nATraders added shorts.\n")
+    text = (
+        "Funding flips negative\n\nCoinDeskPublished 2025-03-02Updated 2025-03-03\n\n"
+        "Summary\n\nFunding rates on perpetual swaps turned negative across major venues on "
+        "Sunday as traders added short exposure.\n\nRelated questions\n\nQWhy did funding "
+        "flip?\n\nATraders added shorts.\n"
+    )
     article = parse_page_text(text)
-    assert (article.source, article.published, article.updated) == ("CoinDesk", "2025-03-02",
-                                                                     "2025-03-03")
+    assert (article.source, article.published, article.updated) == (
+        "CoinDesk",
+        "2025-03-02",
+        "2025-03-03",
+    )
     assert article.body.startswith("Funding rates on perpetual swaps")
-    assert [(p.question, p.answer) for p in article.qa] == [("Why did funding flip?",
-                                                             "Traders added shorts.")]
+    assert [(p.question, p.answer) for p in article.qa] == [
+        ("Why did funding flip?", "Traders added shorts.")
+    ]
 
 
 def test_plain_text_without_metadata_line_keeps_title_and_body():

@@ -37,7 +37,12 @@ def test_spans_slice_back_to_sentences():
     text = "First one. Second one?  Third one!\nA list item\n\nLast."
     spans = sentence_spans(text)
     assert [text[s:e] for s, e in spans] == [
-        "First one.", "Second one?", "Third one!", "A list item", "Last."]
+        "First one.",
+        "Second one?",
+        "Third one!",
+        "A list item",
+        "Last.",
+    ]
 
 
 def test_parameters_file_holds_statistics_not_text():
@@ -59,7 +64,7 @@ def _corpus(limit: int = 60) -> list[Article]:
 def test_passage_offsets_slice_back_to_passage_text(max_tokens):
     for article in [_seed(), *_corpus()]:
         for passage in chunk_article(article, ChunkSettings(max_tokens=max_tokens)):
-            assert article.body[passage.start:passage.end] == passage.text
+            assert article.body[passage.start : passage.end] == passage.text
 
 
 @pytest.mark.parametrize("max_tokens", [40, 120, 254])
@@ -75,10 +80,10 @@ def test_passages_are_whole_sentences_with_one_sentence_overlap():
     passages = chunk_article(article, ChunkSettings(max_tokens=60))
     for before, after in zip(passages, passages[1:], strict=False):
         assert after.start < before.end, "consecutive passages share a sentence"
-        assert article.body[after.start:before.end] in sentences
+        assert article.body[after.start : before.end] in sentences
     for passage in passages:
         assert {s for s, _ in sentence_spans(passage.text)}  # non-empty
-        assert article.body[passage.start:].startswith(passage.text)
+        assert article.body[passage.start :].startswith(passage.text)
 
 
 def test_passages_cover_the_whole_body():
@@ -92,7 +97,9 @@ def test_passages_carry_their_section_heading():
     article = _seed()
     passages = chunk_article(article, ChunkSettings(max_tokens=60))
     binance = next(p for p in passages if "Binance recorded approximately" in p.text)
-    assert binance.heading == "Crypto market exchange data highlights concentrated leverage exposure"
+    assert (
+        binance.heading == "Crypto market exchange data highlights concentrated leverage exposure"
+    )
     assert passages[0].heading is None
 
 
@@ -100,7 +107,7 @@ def test_a_sentence_longer_than_the_window_is_cut_at_words():
     body = " ".join(f"word{i}" for i in range(400)) + "."
     passages = chunk_article(Article(title="t", body=body), ChunkSettings(max_tokens=50))
     assert len(passages) > 1
-    assert all(body[p.start:p.end] == p.text for p in passages)
+    assert all(body[p.start : p.end] == p.text for p in passages)
     assert all(approx_token_count(p.text) <= 50 for p in passages)
 
 

@@ -18,14 +18,18 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 BENCH_PAGES = SHARED / "bench" / "article-extraction" / "html"
 SEED = SHARED / "seed" / "000_e760251becf4f2f2.txt"
 LOCAL = SourceOptions(allow_private=True)
-PARAGRAPH = ("Bitcoin futures open interest rose to a record as traders piled into leveraged "
-             "longs ahead of the Federal Reserve meeting, while funding rates climbed across "
-             "major exchanges including Binance, OKX and Bybit. ")
-PAGE = (f"<html><head><title>Open interest hits record</title>"
-        f"<link rel='canonical' href='https://news.example.com/oi-record'></head><body>"
-        f"<nav><a href='/'>Home</a> <a href='/markets'>Markets</a></nav><article>"
-        f"<h1>Open interest hits record</h1><p>{PARAGRAPH * 2}</p><p>{PARAGRAPH}</p>"
-        f"</article><footer>Copyright 2026</footer></body></html>").encode()
+PARAGRAPH = (
+    "Bitcoin futures open interest rose to a record as traders piled into leveraged "
+    "longs ahead of the Federal Reserve meeting, while funding rates climbed across "
+    "major exchanges including Binance, OKX and Bybit. "
+)
+PAGE = (
+    f"<html><head><title>Open interest hits record</title>"
+    f"<link rel='canonical' href='https://news.example.com/oi-record'></head><body>"
+    f"<nav><a href='/'>Home</a> <a href='/markets'>Markets</a></nav><article>"
+    f"<h1>Open interest hits record</h1><p>{PARAGRAPH * 2}</p><p>{PARAGRAPH}</p>"
+    f"</article><footer>Copyright 2026</footer></body></html>"
+).encode()
 
 
 def _articles(items):
@@ -48,15 +52,20 @@ def test_jsonl_ids_come_from_canonical_urls():
 
 
 def test_jsonl_bad_lines_are_reported_and_the_rest_kept():
-    text = ('{"url": "https://a.example/1", "title": "A", "text": "Body one is here."}\n'
-            "not json\n"
-            '{"url": "https://a.example/2", "title": "B"}\n'
-            '{"url": "ftp://a.example/3", "text": "x"}\n'
-            '{"url": "https://a.example/4", "text": "Body four.", "published": "2024-05-01"}\n')
+    text = (
+        '{"url": "https://a.example/1", "title": "A", "text": "Body one is here."}\n'
+        "not json\n"
+        '{"url": "https://a.example/2", "title": "B"}\n'
+        '{"url": "ftp://a.example/3", "text": "x"}\n'
+        '{"url": "https://a.example/4", "text": "Body four.", "published": "2024-05-01"}\n'
+    )
     items = list(parse_jsonl(text, origin="export.jsonl"))
     assert [a.title for a in _articles(items)] == ["A", "Body four."]
-    assert [e.source for e in _errors(items)] == ["export.jsonl:2", "export.jsonl:3",
-                                                  "export.jsonl:4"]
+    assert [e.source for e in _errors(items)] == [
+        "export.jsonl:2",
+        "export.jsonl:3",
+        "export.jsonl:4",
+    ]
     assert _articles(items)[1].published == "2024-05-01"
 
 
@@ -151,8 +160,15 @@ def test_url_on_loopback_is_refused_without_the_allow_option(server):
     assert not server.requests
 
 
-@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://example.com/a", "gopher://x/",
-                                 "http://169.254.169.254/latest/meta-data/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///etc/passwd",
+        "ftp://example.com/a",
+        "gopher://x/",
+        "http://169.254.169.254/latest/meta-data/",
+    ],
+)
 def test_hostile_urls_are_refused(url):
     [error] = _errors(read_source(url))
     assert error.status == 400
@@ -161,16 +177,20 @@ def test_hostile_urls_are_refused(url):
 def test_feed_items_are_each_fetched(server):
     server.routes["/a"] = Route(body=PAGE.replace(b"oi-record", b"a"))
     server.routes["/b"] = Route(body=PAGE.replace(b"oi-record", b"b"))
-    feed = (f"<?xml version='1.0'?><rss version='2.0'><channel><title>F</title>"
-            f"<item><title>A</title><link>{server.url('/a')}</link>"
-            f"<pubDate>Tue, 30 Apr 2024 12:00:00 GMT</pubDate></item>"
-            f"<item><title>B</title><link>{server.url('/b')}</link></item>"
-            f"<item><title>C</title><link>{server.url('/missing')}</link></item>"
-            f"</channel></rss>").encode()
+    feed = (
+        f"<?xml version='1.0'?><rss version='2.0'><channel><title>F</title>"
+        f"<item><title>A</title><link>{server.url('/a')}</link>"
+        f"<pubDate>Tue, 30 Apr 2024 12:00:00 GMT</pubDate></item>"
+        f"<item><title>B</title><link>{server.url('/b')}</link></item>"
+        f"<item><title>C</title><link>{server.url('/missing')}</link></item>"
+        f"</channel></rss>"
+    ).encode()
     server.routes["/feed.xml"] = Route(body=feed, content_type="application/rss+xml")
     items = list(read_source(server.url("/feed.xml"), LOCAL))
-    assert [a.url for a in _articles(items)] == ["https://news.example.com/a",
-                                                 "https://news.example.com/b"]
+    assert [a.url for a in _articles(items)] == [
+        "https://news.example.com/a",
+        "https://news.example.com/b",
+    ]
     assert _articles(items)[0].published.startswith("2024-04-30")
     assert len(_errors(items)) == 1 and _errors(items)[0].status == 404
 
@@ -178,11 +198,17 @@ def test_feed_items_are_each_fetched(server):
 def test_cp1252_and_shift_jis_pages_come_out_readable(server):
     body = PARAGRAPH * 2
     server.routes["/cp"] = Route(
-        body=f"<html><body><article><p>Prices – “€5bn” café. {body}</p></article></body></html>"
-        .encode("cp1252"), content_type="text/html; charset=windows-1252")
+        body=(
+            f"<html><body><article><p>Prices – “€5bn” café. {body}</p></article></body></html>"
+        ).encode("cp1252"),
+        content_type="text/html; charset=windows-1252",
+    )
     server.routes["/sj"] = Route(
-        body=(f"<html><head><meta charset='shift_jis'></head><body><article><p>ビットコイン価格が"
-              f"上昇しました。{body}</p></article></body></html>").encode("shift_jis"),
-        content_type="text/html")
+        body=(
+            f"<html><head><meta charset='shift_jis'></head><body><article><p>ビットコイン価格が"
+            f"上昇しました。{body}</p></article></body></html>"
+        ).encode("shift_jis"),
+        content_type="text/html",
+    )
     assert "“€5bn” café" in _articles(read_source(server.url("/cp"), LOCAL))[0].body
     assert "ビットコイン価格" in _articles(read_source(server.url("/sj"), LOCAL))[0].body

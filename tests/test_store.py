@@ -27,8 +27,9 @@ def _corpus(limit: int) -> list[Article]:
 
 
 def _seed() -> Article:
-    return parse_page_text((SHARED / "seed" / "000_e760251becf4f2f2.txt").read_text("utf-8"),
-                           origin="seed.txt")
+    return parse_page_text(
+        (SHARED / "seed" / "000_e760251becf4f2f2.txt").read_text("utf-8"), origin="seed.txt"
+    )
 
 
 @pytest.fixture
@@ -49,7 +50,7 @@ def test_stored_passages_slice_back_to_the_body(store):
     result = store_article(store, _seed())
     body = store.get_article(result.id).article.body
     passages = store.get_passages(store.article_passage_ids(result.id)).values()
-    assert all(body[p.passage.start:p.passage.end] == p.passage.text for p in passages)
+    assert all(body[p.passage.start : p.passage.end] == p.passage.text for p in passages)
 
 
 def test_reingesting_an_unchanged_article_writes_nothing(store):
@@ -65,8 +66,9 @@ def test_same_url_with_changed_body_replaces_the_old_version(store):
     [first] = _corpus(1)
     store_article(store, first)
     old_passages = store.article_passage_ids(first.id)
-    changed = Article(title=first.title, body=first.body + "\n\nA new closing paragraph was added.",
-                      url=first.url)
+    changed = Article(
+        title=first.title, body=first.body + "\n\nA new closing paragraph was added.", url=first.url
+    )
     result = store_article(store, changed)
     assert result.status == "updated" and result.id == first.id
     assert set(result.removed_passages) == set(old_passages)
@@ -87,8 +89,11 @@ def test_same_article_through_a_second_url_is_stored_once_with_both(store):
 def test_a_syndicated_copy_with_extra_boilerplate_is_a_duplicate(store):
     [first] = _corpus(1)
     store_article(store, first)
-    syndicated = Article(title="Syndicated", url="https://syndicate.example/a",
-                         body="Originally published elsewhere.\n\n" + first.body)
+    syndicated = Article(
+        title="Syndicated",
+        url="https://syndicate.example/a",
+        body="Originally published elsewhere.\n\n" + first.body,
+    )
     assert store_article(store, syndicated).status == "duplicate"
 
 

@@ -1,0 +1,240 @@
+"""Finding the evidence sentence: every sentence of the best articles, scored for what the question asks.
+
+Questions carry much context (names, figures, dates) and the answer is usually a *different*
+sentence of the same article than the one restating that context. So the pool is every sentence
+of the top retrieved articles, not just the hit passages, and a sentence scores for what it adds:
+an entity the question does not name (entity questions), a figure of the asked unit and metric the
+question does not state (figure questions), causal language (explain questions), plus how well
+its words match the question's wh-clause.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ingest.facts_metrics import find_cues
+from ingest.gazetteer import canonical, find_mentions
+from ingest.records import Fact
+from ingest.sentences import sentence_spans
+from kb.knowledge import KnowledgeBase
+from kb.questions import Intent
+
+_WORD = re.compile(r"[a-z0-9]+(?:[.'/][a-z0-9]+)*")
+_STOPWORDS = frozenset(
+    "a an the and or of to in on at by for from with as is was were are be been being did do does "
+    "which what who whom whose why how when where that this these those it its their there than "
+    "into over under after before during while about according much many more per had has have "
+    "s said data report reported showed shows show".split()
+)
+# Words that mark a sentence as naming a leader, a runner-up or an extreme.
+_LEADER = re.compile(
+    r"\b(?:most|largest|highest|top(?:ped|s)?|biggest|steepest|strongest|sharpest|second|third|"
+    r"led|leads?|leading|leader|first|hardest|heaviest|spearhead\w*|majority|bulk|dominat\w*|"
+    r"followed by|notabl[ey]|record(?:ed)? high|lowest|least|smallest|weakest|worst|best|"
+    r"greatest|primar(?:y|ily)|mainly|main)\b", re.IGNORECASE)
+_CAUSAL = re.compile(
+    r"\b(?:because|due to|after|amid|driven by|drove|triggered|trigger|sparked|caused|cause|"
+    r"following|as a result|led to|prompted|fuell?ed|blamed|attributed|behind|thanks to|"
+    r"on the back of|suggests?|suggesting|citing|reason|explains?|believes?|implies|indicates?|"
+    r"signals?|points? to|exacerbated|deepened|rumou?rs?|concerns?|fears?|expectations?|"
+    r"since|means|so that|while)\b", re.IGNORECASE)
+_NAME = re.compile(r"\b[A-Z][\w&.'-]*(?:\s+(?:[A-Z][\w&.'-]*|of|de))*")
+_COMMON_CAPITALS = frozenset(
+    "the this that these those a an however meanwhile currently also but and in on at as of for "
+    "according data while with after since despite among overall notably first second it its "
+    "there here then when what which who why how some many most other others such bitcoin's "
+    "monday tuesday wednesday thursday friday saturday sunday january february march april may "
+    "june july august september october november december usd us u.s. ceo cto".split())
+# Reach of a sentence's context bonus: sentences this close after the question's context count.
+NEIGHBOUR_REACH = 3
+
+
+@dataclass
+class Sentence:
+    """One sentence of a candidate article, located in a stored passage."""
+
+    text: str
+    article_id: str
+    article_rank: int  # 0 for the best-retrieved article
+    order: int  # position in the article
+    passage_id: int
+    span: tuple[int, int]  # inside the passage text
+    body_start: int
+    facts: list[Fact] = field(default_factory=list)
+    terms: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Reading:
+    """What the scorer needs of the question."""
+
+    intent: Intent
+    terms: set[str]
+    focus: set[str]
+    named: set[str]  # lower-cased names and words the question already uses
+    question_lower: str
+
+
+def terms_of(text: str) -> set[str]:
+    """Content words of ``text``, lower-cased and crudely stemmed (six-letter prefix)."""
+    return {_stem(word) for word in _WORD.findall(text.lower()) if word not in _STOPWORDS}
+
+
+def _stem(word: str) -> str:
+    word = word[:-1] if len(word) > 4 and word.endswith("s") and not word.endswith("ss") else word
+    return word[:6] if len(word) > 6 else word
+
+
+def read_terms(question: str, intent: Intent) -> Reading:
+    """The question's words, the words of its wh-clause, and the names it already uses."""
+    focus_text = intent.clause or question
+    named = {name.lower() for name in intent.entities}
+    named |= {m.surface.lower() for m in find_mentions(question)}
+    return Reading(intent, terms_of(question), terms_of(focus_text) or terms_of(question), named,
+                   question.lower())
+
+
+def article_sentences(kb: KnowledgeBase, article_ids: list[str]) -> list[Sentence]:
+    """Every sentence of the given articles (best first), each with the facts it states."""
+    found: list[Sentence] = []
+    for rank, article_id in enumerate(article_ids):
+        passage_ids = kb.store.article_passage_ids(article_id)
+        passages = kb.store.get_passages(passage_ids)
+        facts = kb.store.article_facts(article_id)
+        seen: set[int] = set()
+        order = 0
+        for pid in passage_ids:
+            stored = passages.get(pid)
+            if stored is None:
+                continue
+            passage = stored.passage
+            for start, end in sentence_spans(passage.text):
+                body_start = passage.start + start
+                # Overlapping passages repeat sentences; keep the first copy.
+                if body_start in seen or not passage.text[start:end].strip():
+                    continue
+                seen.add(body_start)
+                text = passage.text[start:end].strip()
+                mine = [f for f in facts if body_start <= f.start < passage.start + end]
+                found.append(Sentence(text, article_id, rank, order, pid, (start, end),
+                                      body_start, mine, terms_of(text)))
+                order += 1
+    return found
+
+
+def _stated(value: float, intent: Intent) -> bool:
+    return any(abs(value - v) <= 0.005 * max(abs(v), 1e-9) for v in intent.stated_values)
+
+
+def _overlap(sentence: Sentence, terms: set[str]) -> float:
+    return len(sentence.terms & terms) / (len(terms) or 1)
+
+
+def _stated_share(sentence: Sentence, intent: Intent) -> float:
+    if not sentence.facts:
+        return 0.0
+    return sum(1 for f in sentence.facts if _stated(f.value, intent)) / len(sentence.facts)
+
+
+def new_names(sentence: Sentence, reading: Reading) -> list[tuple[str, str | None, int]]:
+    """Names in the sentence the question does not use: (name, gazetteer type or None, offset)."""
+    names: list[tuple[str, str | None, int]] = []
+    covered: list[tuple[int, int]] = []
+    for mention in find_mentions(sentence.text):
+        covered.append((mention.start, mention.end))
+        if (mention.name.lower() in reading.named or mention.surface.lower() in reading.named
+                or mention.surface.lower() in reading.question_lower):
+            continue
+        names.append((mention.name, mention.type, mention.start))
+    for match in _NAME.finditer(sentence.text):
+        if any(s <= match.start() < e for s, e in covered):
+            continue
+        words = [w for w in match.group(0).split() if w.lower() not in _COMMON_CAPITALS]
+        if not words:
+            continue
+        name = " ".join(words)
+        if name.lower() in reading.question_lower or canonical(name) and (
+                canonical(name).lower() in reading.named):
+            continue
+        names.append((name, None, match.start()))
+    return names
+
+
+def _type_fits(kind: str | None, wanted: str | None) -> bool:
+    if wanted is None or kind is None:
+        return kind is not None or wanted is None
+    if wanted == "exchange":
+        return kind in ("exchange", "protocol")
+    if wanted == "protocol":
+        return kind in ("protocol", "network", "asset")
+    if wanted == "fund":
+        return kind in ("fund", "company")
+    return kind == wanted
+
+
+def _metric_fits(sentence: Sentence, intent: Intent) -> bool:
+    if not intent.metric:
+        return False
+    return (any(f.metric == intent.metric for f in sentence.facts)
+            or any(cue.metric == intent.metric for cue in find_cues(sentence.text)))
+
+
+def fact_fit(fact: Fact, intent: Intent) -> float:
+    """How well a fact answers a figure question (stated figures never do)."""
+    if _stated(fact.value, intent):
+        return -2.0
+    score = 0.0
+    if intent.unit:
+        score += 1.0 if fact.unit == intent.unit else -1.0
+    if intent.metric:
+        score += 0.8 if fact.metric == intent.metric else 0.0
+    if intent.side and fact.side == intent.side:
+        score += 0.3
+    if fact.entity and fact.entity in intent.entities:
+        score += 0.3
+    return score
+
+
+def score_sentence(sentence: Sentence, reading: Reading, context_order: int | None) -> float:
+    """How likely ``sentence`` answers the question, by the question's kind."""
+    intent = reading.intent
+    focus = _overlap(sentence, reading.focus)
+    context = _overlap(sentence, reading.terms)
+    stated = _stated_share(sentence, intent)
+    score = 1.2 * focus + 0.5 * context - 0.6 * stated - 0.6 * sentence.article_rank
+    near = (context_order is not None and sentence.article_rank == 0
+            and 0 < sentence.order - context_order <= NEIGHBOUR_REACH)
+    if intent.kind == "ranking":
+        names = new_names(sentence, reading)
+        typed = [n for n in names if n[1] is not None and _type_fits(n[1], intent.entity_type)]
+        score += 0.7 if typed else (0.35 if names else -0.8)
+        score += 0.5 if _LEADER.search(sentence.text) else 0.0
+        score += 0.3 if _metric_fits(sentence, intent) else 0.0
+        score += 0.1 if near else 0.0
+    elif intent.kind == "figure":
+        fits = [fact_fit(f, intent) for f in sentence.facts]
+        score += max(fits) if fits else -1.2
+        score += 0.1 if near else 0.0
+    else:
+        score += 0.5 if _CAUSAL.search(sentence.text) else 0.0
+        score += 0.2 if new_names(sentence, reading) else 0.0
+        score += 0.3 if near else 0.0
+    return score
+
+
+def context_sentence(sentences: list[Sentence], reading: Reading) -> int | None:
+    """Order of the top article's sentence that best restates the question's context."""
+    top = [s for s in sentences if s.article_rank == 0]
+    if not top:
+        return None
+    best = max(top, key=lambda s: (_overlap(s, reading.terms) + 0.5 * _stated_share(s, reading.intent),
+                                   -s.order))
+    return best.order
+
+
+def rank_sentences(sentences: list[Sentence], reading: Reading) -> list[tuple[float, Sentence]]:
+    """Sentences with their scores, best first."""
+    context_order = context_sentence(sentences, reading)
+    scored = [(score_sentence(s, reading, context_order), s) for s in sentences]
+    return sorted(scored, key=lambda item: (-item[0], item[1].article_rank, item[1].order))
