@@ -125,6 +125,8 @@ _PEOPLE_AFTER = re.compile(
 )
 _RATIO_WORD = re.compile(r"\bratios?\b|\bPCR\b", re.IGNORECASE)
 _PRICE_LIKE_ASSET_TYPES = ("asset", "index")
+import os
+NOSUBJ = not os.environ.get("NOSUBJ")
 _HOLDER_METRICS = frozenset({"holdings", "purchase", "other", "interest_rate"})
 
 
@@ -445,7 +447,7 @@ def _entity_for(
     )
     if mention is None or (metric in _HOLDER_METRICS and mention.type in _PRICE_LIKE_ASSET_TYPES):
         mention = anaphora_entity(sentence, len(sentence), state.history) or mention
-    if mention is None and not mentions and subject_fits(sentence, state.subject, metric):
+    if mention is None and not mentions and NOSUBJ and subject_fits(sentence, state.subject, metric):
         mention = state.subject
     if mention is None and metric in {"price", "price_change", "supply"}:
         mention = next(

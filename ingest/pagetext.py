@@ -1,9 +1,9 @@
 """Saved page texts: a news page saved as plain text, UI labels and all.
 
 The layout (see ``../shared/seed/``): a title line; a line gluing the source to
-"Published"/"Updated" dates (often in the site's UI language); an optional intro label; the body with headings and
-bullets; then optional blocks of related questions (Q/A lines), related-article teasers
-(title, summary, "source + relative time"), and trailing site navigation.
+"Published"/"Updated" dates (often in the site's UI language); an optional intro label; the body
+with headings and bullets; then optional blocks of related questions (Q/A lines), related-article
+teasers (title, summary, "source + relative time"), and trailing site navigation.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from kb.store import Filters, StoredPassage
 MIN_DENSE_SCORE = 0.30
 # Hits retrieved at least, and the distinct articles whose every sentence is considered.
 ANSWER_DEPTH = 5
-ANSWER_ARTICLES = 2
+ANSWER_ARTICLES = 3
 # An explain answer adds its second-best sentence when it scores at least this share of the best.
 EXPLAIN_SECOND_SHARE = 0.5
 NOTHING_FOUND = "I found nothing in the stored commentary that answers this question."

@@ -48,6 +48,8 @@ _COMMON_CAPITALS = frozenset(
     "june july august september october november december usd us u.s. ceo cto".split())
 # Reach of a sentence's context bonus: sentences this close after the question's context count.
 NEIGHBOUR_REACH = 3
+# Score lost per step down the retrieved articles: the best-retrieved article is usually the one.
+ARTICLE_RANK_PENALTY = 0.8
 
 
 @dataclass
@@ -128,7 +130,14 @@ def _stated(value: float, intent: Intent) -> bool:
 
 
 def _overlap(sentence: Sentence, terms: set[str]) -> float:
-    return len(sentence.terms & terms) / (len(terms) or 1)
+    """Share of ``terms`` the sentence uses, a word matching any word it prefixes (hold/holdings)."""
+    found = 0
+    for term in terms:
+        if term in sentence.terms or (len(term) >= 4 and any(
+                word.startswith(term) or (len(word) >= 4 and term.startswith(word))
+                for word in sentence.terms)):
+            found += 1
+    return found / (len(terms) or 1)
 
 
 def _stated_share(sentence: Sentence, intent: Intent) -> float:
@@ -154,6 +163,9 @@ def new_names(sentence: Sentence, reading: Reading) -> list[tuple[str, str | Non
         if not words:
             continue
         name = " ".join(words)
+        # A lone capitalised word opening the sentence is usually just the sentence's first word.
+        if match.start() == 0 and len(words) == 1:
+            continue
         if name.lower() in reading.question_lower or canonical(name) and (
                 canonical(name).lower() in reading.named):
             continue
@@ -202,9 +214,12 @@ def score_sentence(sentence: Sentence, reading: Reading, context_order: int | No
     focus = _overlap(sentence, reading.focus)
     context = _overlap(sentence, reading.terms)
     stated = _stated_share(sentence, intent)
-    score = 1.2 * focus + 0.5 * context - 0.6 * stated - 0.6 * sentence.article_rank
-    near = (context_order is not None and sentence.article_rank == 0
-            and 0 < sentence.order - context_order <= NEIGHBOUR_REACH)
+    stated_weight = 0.2 if intent.kind == "figure" else 0.6
+    score = 1.2 * focus + 0.5 * context - stated_weight * stated
+    score -= ARTICLE_RANK_PENALTY * sentence.article_rank
+    is_context = sentence.article_rank == 0 and sentence.order == context_order
+    after = sentence.order - context_order if context_order is not None else -1
+    near = sentence.article_rank == 0 and 0 < after <= NEIGHBOUR_REACH
     if intent.kind == "ranking":
         names = new_names(sentence, reading)
         typed = [n for n in names if n[1] is not None and _type_fits(n[1], intent.entity_type)]
@@ -220,6 +235,9 @@ def score_sentence(sentence: Sentence, reading: Reading, context_order: int | No
         score += 0.5 if _CAUSAL.search(sentence.text) else 0.0
         score += 0.2 if new_names(sentence, reading) else 0.0
         score += 0.3 if near else 0.0
+        score += 0.2 if near and after == 1 else 0.0
+        # The sentence restating the question's own context rarely says why.
+        score -= 0.5 if is_context else 0.0
     return score
 
 

@@ -33,6 +33,9 @@ _ENTITY_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("protocol", re.compile(r"\b(?:protocols?|dex(?:es)?|lenders?|blockchains?|chains?|"
                             r"networks?)\b", re.I)),
     ("company", re.compile(r"\b(?:compan(?:y|ies)|firms?|miners?|treasur(?:y|ies))\b", re.I)),
+    ("country", re.compile(r"\b(?:countr(?:y|ies)|nations?|regions?|jurisdictions?)\b", re.I)),
+    ("person", re.compile(r"\b(?:who|whom|person|people|trader|investor|founder|executive|"
+                          r"analyst|billionaire)\b", re.I)),
     ("asset", re.compile(r"\b(?:assets?|coins?|tokens?|altcoins?|cryptocurrenc(?:y|ies)|"
                          r"crypto(?:s)?|top-\d+ \w+)\b", re.I)),
 )
