@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ingest.chunking import ChunkSettings, approx_token_count, chunk_article
 from ingest.jsonl import parse_jsonl
@@ -116,3 +118,48 @@ def test_ordinals_count_from_zero_and_ids_match_article():
     passages = chunk_article(article, ChunkSettings(max_tokens=80))
     assert [p.ordinal for p in passages] == list(range(len(passages)))
     assert {p.article_id for p in passages} == {article.id}
+
+
+_WORDS = st.sampled_from(
+    [
+        "Bitcoin",
+        "fell",
+        "3.5%",
+        "to",
+        "$104,500",
+        "U.S.",
+        "ETFs",
+        "saw",
+        "$1.71",
+        "trillion",
+        "e.g.",
+        "longs",
+        "on",
+        "Jan.",
+        "29",
+        "vs.",
+        "shorts",
+        "!",
+        "?",
+        "and",
+        "Binance",
+    ]
+)
+_TEXTS = st.lists(
+    st.tuples(
+        st.lists(_WORDS, min_size=1, max_size=30), st.sampled_from([". ", ".\n", "\n\n", " "])
+    ),
+    min_size=1,
+    max_size=25,
+).map(lambda parts: "".join(" ".join(words) + end for words, end in parts).strip())
+
+
+@settings(max_examples=60, deadline=None)
+@given(body=_TEXTS, max_tokens=st.integers(min_value=8, max_value=120))
+def test_any_body_chunks_into_passages_that_slice_back(body, max_tokens):
+    passages = chunk_article(Article(title="t", body=body), ChunkSettings(max_tokens=max_tokens))
+    assert passages
+    for passage in passages:
+        assert body[passage.start : passage.end] == passage.text
+        assert approx_token_count(passage.text) <= max_tokens
+    assert passages[-1].end == len(body.rstrip())
