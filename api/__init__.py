@@ -47,8 +47,10 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     app.extensions[EXTENSION] = AppState(kb, settings)
 
     from api.errors import register_error_handlers
+    from api.pages import pages
     from api.routes import blueprint
 
     register_error_handlers(app)
     app.register_blueprint(blueprint)
+    app.register_blueprint(pages)
     return app

@@ -33,16 +33,26 @@ def problem(status: int, detail: str) -> Response:
     return Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
 
 
+def _respond(status: int, detail: str) -> Response:
+    """problem+json under /api; a friendly HTML page for a person browsing anywhere else."""
+    if request and request.path != "/api" and not request.path.startswith("/api/"):
+        from api.pages import error_page
+
+        page, status = error_page(status, detail)
+        return Response(page, status=status, mimetype="text/html")
+    return problem(status, detail)
+
+
 def _kb_error(error: KbError) -> Response:
-    return problem(error.status, error.detail)
+    return _respond(error.status, error.detail)
 
 
 def _ingest_error(error: IngestError) -> Response:
-    return problem(error.status, str(error))
+    return _respond(error.status, str(error))
 
 
 def _http_error(error: HTTPException) -> Response:
-    response = problem(error.code or 500, error.description or "")
+    response = _respond(error.code or 500, error.description or "")
     if error.code == 405 and error.valid_methods:
         response.headers["Allow"] = ", ".join(error.valid_methods)
     return response
@@ -52,11 +62,11 @@ def _unexpected(error: Exception) -> Response:
     if isinstance(error, HTTPException):
         return _http_error(error)
     log.exception("unhandled error on %s %s", request.method, request.path)
-    return problem(500, "the server hit an unexpected error; it has been logged")
+    return _respond(500, "the server hit an unexpected error; it has been logged")
 
 
 def register_error_handlers(app: Flask) -> None:
-    """Route every error of ``app`` through problem+json."""
+    """Route every error of ``app`` through problem+json (or an HTML page outside /api)."""
     app.register_error_handler(KbError, _kb_error)
     app.register_error_handler(IngestError, _ingest_error)
     app.register_error_handler(HTTPException, _http_error)

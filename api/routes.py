@@ -335,7 +335,7 @@ def extract() -> Response:
         items = list(read_sources([http_url(value, "url")], _source_options()))
         first = items[0] if items else IngestError("nothing could be read", source=value)
         if isinstance(first, IngestError):
-            raise first
+            raise _as_gateway_error(first)
         title, text = first.title, first.body
     facts = [fact.to_dict() for fact in extract_facts(text)]
     payload: dict[str, object] = {"facts": facts}
@@ -343,6 +343,13 @@ def extract() -> Response:
         # Fact offsets point into the extracted body, so the client gets it too.
         payload.update({"title": title, "text": text})
     return _json(payload)
+
+
+def _as_gateway_error(error: IngestError) -> IngestError:
+    """A fetch failure with the upstream's own status (404, 500…) becomes a 502 of ours."""
+    if error.status not in (400, 413, 422, 502, 504):
+        error.status = 502
+    return error
 
 
 @blueprint.get("/articles")

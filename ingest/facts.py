@@ -9,20 +9,21 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 from ingest.facts_attribution import (
-    document_subject,
-    subject_fits,
     SIDED_METRICS,
     anaphora_entity,
     attributable,
     candidate_name,
     choose_entity,
+    document_subject,
     segment_index,
     segments_of,
     side_of,
     sides_respectively,
+    subject_fits,
 )
 from ingest.facts_metrics import (
     Cue,
@@ -125,8 +126,6 @@ _PEOPLE_AFTER = re.compile(
 )
 _RATIO_WORD = re.compile(r"\bratios?\b|\bPCR\b", re.IGNORECASE)
 _PRICE_LIKE_ASSET_TYPES = ("asset", "index")
-import os
-NOSUBJ = not os.environ.get("NOSUBJ")
 _HOLDER_METRICS = frozenset({"holdings", "purchase", "other", "interest_rate"})
 
 
@@ -139,13 +138,18 @@ class _ArticleState:
     last_coin: str | None = None
     seen_sentences: set[str] = field(default_factory=set)
     subject: Mention | None = None
+    topic: str | None = None
 
 
 def extract_facts(text: str) -> list[Fact]:
     """The figures stated in ``text`` as facts, in text order, with spans into ``text``."""
     gazetteer = load_gazetteer()
     spans = sentence_spans(text)
-    state = _ArticleState(subject=document_subject(text, spans, gazetteer))
+    sentences = [text[a:b] for a, b in spans]
+    state = _ArticleState(
+        subject=document_subject([_mentions_of(s) for s in sentences], sentences),
+        topic=document_topic([_cues_of(s) for s in sentences]),
+    )
     facts: list[Fact] = []
     for sent_start, sent_end in spans:
         sentence = text[sent_start:sent_end]
@@ -164,11 +168,9 @@ def _sentence_facts(sentence: str, gazetteer: Gazetteer, state: _ArticleState) -
     """Facts of one sentence; updates ``state`` for the sentences after it."""
     quantities = find_quantities(sentence, gazetteer)
     mentions = [
-        _as_fund_group(sentence, m)
-        for m in gazetteer.find_mentions(sentence)
-        if attributable(sentence, m)
+        _as_fund_group(sentence, m) for m in _mentions_of(sentence) if attributable(sentence, m)
     ]
-    cues = find_cues(sentence)
+    cues = list(_cues_of(sentence))
     if not quantities:
         _remember_context(cues, state)
         state.history.extend(mentions)
@@ -206,6 +208,7 @@ def _sentence_facts(sentence: str, gazetteer: Gazetteer, state: _ArticleState) -
             entity_name, entity_type = _entity_for(
                 sentence, segments, free_mentions, quantity, metric, paired.get(index), state
             )
+        metric = _owner_topic(metric, entity_type, state.topic)
         side = None
         if metric in SIDED_METRICS:
             side = (
@@ -235,7 +238,40 @@ def _sentence_facts(sentence: str, gazetteer: Gazetteer, state: _ArticleState) -
             )
         )
     state.history.extend(mentions)
-    return facts
+    return _shared_moves(sentence, facts, free_mentions)
+
+
+_LIST_JOIN = re.compile(r"\s*(?:,\s*(?:and\s+)?|\s+and\s+|\s*&\s*)")
+
+
+def _shared_moves(sentence: str, facts: list[Fact], mentions: list[Mention]) -> list[Fact]:
+    """One price move per asset for "XRP and Dogecoin both fell 10%": the move is each one's."""
+    if re.search(r"\brespectively\b", sentence, re.IGNORECASE):
+        return facts
+    out: list[Fact] = []
+    for index, fact in enumerate(facts):
+        out.append(fact)
+        if fact.metric != "price_change" or fact.entity_type != "asset":
+            continue
+        owner = next(
+            (m for m in reversed(mentions) if m.name == fact.entity and m.end <= fact.start), None
+        )
+        if owner is None or (index and facts[index - 1].end > owner.end):
+            continue
+        run = [owner]
+        for mention in reversed([m for m in mentions if m.end <= run[0].start]):
+            if mention.type != "asset" or not _LIST_JOIN.fullmatch(
+                sentence[mention.end : run[0].start]
+            ):
+                break
+            run.insert(0, mention)
+        for mention in run[:-1]:
+            if mention.name != fact.entity:
+                out.insert(
+                    len(out) - 1,
+                    replace(fact, entity=mention.name, entity_type=mention.type),
+                )
+    return out
 
 
 _FUND_AFTER = re.compile(r"\s+(?:spot\s+)?(?:ETFs?|ETPs?|funds?|investment products|trusts?)\b")
@@ -345,7 +381,7 @@ def _choose_metric(
             return "other", False
         return ("liquidated_traders" if found[1] == "liquidations" else found[1]), True
     if kind in {"percent", "bp"}:
-        return _percent_metric(sentence, quantity, cues), True
+        return _percent_metric(sentence, quantity, cues, state.topic), True
     if kind == "coin":
         found = _nearest(sentence, quantity, cues, _ALLOWED["coin"] | {"other"})
         if found:
@@ -367,8 +403,56 @@ def _choose_metric(
             return sibling, False
         return "price", True
     if found:
-        return found[1], True
+        return _in_topic(found[1], sentence, state.topic), True
     return state.last_metric.get("money", "other"), False
+
+
+# "Volume" with nothing about trading beside it, in an article about liquidations, is the
+# volume of liquidations ("the volume of $386.5 million").
+_TRADING = re.compile(r"\btrad\w*|\bspot\b|\bDEX\w*|\bexchange volume|\bturnover\b", re.IGNORECASE)
+
+
+def _in_topic(metric: str, sentence: str, topic: str | None) -> str:
+    """A weak cue read in the light of the article's topic."""
+    if metric == "volume" and topic == "liquidations" and not _TRADING.search(sentence):
+        return "liquidations"
+    return metric
+
+
+def _owner_topic(metric: str, entity_type: str | None, topic: str | None) -> str:
+    """In an article about TVL, what a protocol or chain "holds" or gains is its TVL."""
+    if topic == "tvl" and (
+        (metric == "holdings" and entity_type in {"protocol", "asset", "network"})
+        or (metric == "price_change" and entity_type == "protocol")
+    ):
+        return "tvl"
+    return metric
+
+
+@lru_cache(maxsize=4096)
+def _cues_of(sentence: str) -> tuple[Cue, ...]:
+    """The metric cues of a sentence (cached: the topic pass and the fact pass both read them)."""
+    return tuple(find_cues(sentence))
+
+
+@lru_cache(maxsize=4096)
+def _mentions_of(sentence: str) -> tuple[Mention, ...]:
+    """The gazetteer mentions of a sentence (cached like its cues)."""
+    return tuple(load_gazetteer().find_mentions(sentence))
+
+
+def document_topic(cues_per_sentence: list[tuple[Cue, ...]]) -> str | None:
+    """The measure an article is plainly about: the topical cue named most, twice any other."""
+    counts: dict[str, int] = {}
+    for cue in (c for cues in cues_per_sentence for c in cues):
+        if cue.metric in _CONTEXT_METRICS:
+            counts[cue.metric] = counts.get(cue.metric, 0) + 1
+    ranked = sorted(counts.items(), key=lambda item: -item[1])
+    if not ranked or ranked[0][1] < 3:
+        return None
+    if len(ranked) > 1 and ranked[0][1] < 2 * ranked[1][1]:
+        return None
+    return ranked[0][0]
 
 
 def _host_figure(sentence: str, quantity: Quantity, kept: list[tuple[Quantity, str]]) -> int | None:
@@ -382,9 +466,46 @@ def _host_figure(sentence: str, quantity: Quantity, kept: list[tuple[Quantity, s
     return None
 
 
-def _percent_metric(sentence: str, quantity: Quantity, cues: list[Cue]) -> str:
+# "79% of total liquidations", "2.8% of total U.S. ETF volume": a share of a measure counts as
+# that measure (a share of TVL or of a market stays dominance, as labellers read it).
+_SHARE_OF = re.compile(r"\s+of\s", re.IGNORECASE)
+# "capturing 62.8% of the total volume": a venue's share of a market is its dominance.
+_CAPTURED = re.compile(
+    r"(?:dominance|market share|captur\w+|commands?|controls?)\W+(?:\w+\W+){0,2}$", re.IGNORECASE
+)
+_SHARED_MEASURES = frozenset({"liquidations", "volume"})
+_MEASURE_DOMINANCE = re.compile(r"(?:liquidation|volume)s?\s+dominance", re.IGNORECASE)
+
+
+def _share_measure(sentence: str, quantity: Quantity, cues: list[Cue]) -> str | None:
+    """The measure a percentage is a share of, when it names liquidations or volume."""
+    head = sentence[: quantity.start]
+    for match in _MEASURE_DOMINANCE.finditer(head):
+        if not re.search(r";|\.\s", head[match.end() :]):
+            return "liquidations" if match.group(0).lower().startswith("liq") else "volume"
+    if _CAPTURED.search(head):
+        return None
+    share = _SHARE_OF.match(sentence, quantity.end)
+    if not share:
+        return None
+    tail = re.split(r"[,;:()]|\s[—–]\s", sentence[share.start() :], maxsplit=1)[0]
+    horizon = share.start() + min(len(tail), 40)
+    for cue in sorted(cues, key=lambda c: c.start):
+        if share.start() < cue.start < horizon and cue.metric != "dominance":
+            return cue.metric if cue.metric in _SHARED_MEASURES else None
+    return None
+
+
+def _percent_metric(
+    sentence: str, quantity: Quantity, cues: list[Cue], topic: str | None = None
+) -> str:
     """Metric of a percentage: a change of the named measure, a share, a rate, or a price move."""
     allowed = _ALLOWED["percent"] if quantity.kind == "percent" else _ALLOWED["bp"]
+    shared = _share_measure(sentence, quantity, cues)
+    if shared:
+        if shared == "liquidations" and _PEOPLE_AFTER.match(sentence, quantity.end):
+            return "liquidated_traders"
+        return shared
     found = _nearest(sentence, quantity, cues, allowed)
     if found and found[1] == "liquidations" and _PEOPLE_AFTER.match(sentence, quantity.end):
         return "liquidated_traders"
@@ -432,6 +553,13 @@ def _respectively(
     return dict(zip(chain, names[-len(chain) :], strict=True))
 
 
+_TOGETHER = re.compile(
+    r"\b(?:together|combined|collectively|in total)\b\W+(?:\w+\W+){0,3}(?:[~≈]|about |around |"
+    r"nearly |over |more than |some |roughly |approximately )?$",
+    re.IGNORECASE,
+)
+
+
 def _entity_for(
     sentence: str,
     segments: list,
@@ -442,12 +570,15 @@ def _entity_for(
     state: _ArticleState,
 ) -> tuple[str | None, str | None]:
     """Canonical entity name and type for a figure, or (None, None) when market-wide."""
+    if _TOGETHER.search(sentence[: quantity.start]):
+        # "together representing 62%": a sum over the names before it, about none of them alone.
+        return None, None
     mention = paired or choose_entity(
         sentence, segments, mentions, quantity.core_start, quantity.end, metric
     )
     if mention is None or (metric in _HOLDER_METRICS and mention.type in _PRICE_LIKE_ASSET_TYPES):
         mention = anaphora_entity(sentence, len(sentence), state.history) or mention
-    if mention is None and not mentions and NOSUBJ and subject_fits(sentence, state.subject, metric):
+    if mention is None and not mentions and subject_fits(sentence, state.subject, metric):
         mention = state.subject
     if mention is None and metric in {"price", "price_change", "supply"}:
         mention = next(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ingest.gazetteer import Gazetteer, Mention
+from ingest.gazetteer import Mention
 
 _I = re.IGNORECASE
 _SEGMENT_BREAK = re.compile(
@@ -232,9 +232,25 @@ def side_of(sentence: str, segments: list[Segment], start: int, end: int) -> str
         if best:
             return best[1]
         if not _CONTINUATION.match(sentence[segment.start : segment.end]):
-            return None
+            break
         index -= 1
-    return None
+    return _list_side(sentence, start)
+
+
+def _list_side(sentence: str, start: int) -> str | None:
+    """The side a list's lead-in names: "Short liquidation dominance…: Binance (52.94%)"."""
+    colon = sentence.rfind(": ", 0, start)
+    if colon < 0:
+        return None
+    lead = sentence[:colon]
+    blocked = [(m.start(), m.end()) for m in _NOT_SIDE.finditer(lead)]
+    found = {
+        label
+        for pattern, label in ((_LONG, "long"), (_SHORT, "short"))
+        for match in pattern.finditer(lead)
+        if not any(a <= match.start() < b for a, b in blocked)
+    }
+    return found.pop() if len(found) == 1 else None
 
 
 def sides_respectively(sentence: str, count: int) -> list[str] | None:
@@ -445,24 +461,28 @@ def candidate_name(sentence: str, segment: Segment, start: int) -> str | None:
     return best
 
 
-_SUBJECT_TYPES = frozenset({"asset", "company", "exchange", "protocol"})
+# Only a company reads as an article's subject: asset and exchange names run through market-wide
+# reports too (a liquidation report names Bitcoin throughout yet counts the whole market).
+_SUBJECT_TYPES = frozenset({"company"})
 _LEAD_SENTENCES = 3
 
 
 def document_subject(
-    text: str, spans: list[tuple[int, int]], gazetteer: Gazetteer
+    mentions_per_sentence: list[tuple[Mention, ...]], sentences: list[str]
 ) -> Mention | None:
-    """The entity an article is plainly about: named most in its lead and well ahead overall.
+    """The company an article is plainly about: named most, in its lead above all.
 
-    Readers take a figure without a named owner ("traders lost $8.63 million") to be about the
-    article's subject; only a clear subject qualifies (named 3+ times, twice as often as any other).
+    Readers take a holding or a deal without a named owner ("Approximately $119 million was also
+    generated") to be the subject's; only a clear subject qualifies (a score of 4+, lead sentences
+    counting double, and twice any other company's).
     """
     counts: dict[str, float] = {}
     first: dict[str, Mention] = {}
-    for index, (start, end) in enumerate(spans):
-        sentence = text[start:end]
+    for index, (mentions, sentence) in enumerate(
+        zip(mentions_per_sentence, sentences, strict=True)
+    ):
         weight = 2.0 if index < _LEAD_SENTENCES else 1.0
-        for mention in gazetteer.find_mentions(sentence):
+        for mention in mentions:
             if mention.type not in _SUBJECT_TYPES or not attributable(sentence, mention):
                 continue
             counts[mention.name] = counts.get(mention.name, 0.0) + weight
@@ -477,24 +497,7 @@ def document_subject(
     return first[name]
 
 
-_SUBJECT_METRICS = {
-    "asset": frozenset(
-        {
-            "liquidations",
-            "liquidated_traders",
-            "volume",
-            "open_interest",
-            "long_short_ratio",
-            "funding_rate",
-            "price",
-            "price_change",
-            "market_cap",
-        }
-    ),
-    "company": frozenset({"holdings", "purchase", "other", "interest_rate"}),
-    "exchange": frozenset({"options_notional", "volume", "liquidations", "open_interest"}),
-    "protocol": frozenset({"tvl", "exploit_loss", "volume"}),
-}
+_SUBJECT_METRICS = {"company": frozenset({"holdings", "purchase", "other", "interest_rate"})}
 # Sentences that speak of the whole market are not about the article's subject.
 _MARKET_WIDE = re.compile(
     r"\b(?:market|markets|total|overall|across|crypto|cryptocurrenc\w*|altcoins?|all|sector|"

@@ -7,7 +7,12 @@ sentence (crossing a clause boundary costs extra), among the metrics its unit al
 from __future__ import annotations
 
 import re
+import re._constants as _sre
+import re._parser as _sre_parse
 from dataclasses import dataclass
+from functools import lru_cache
+
+from ingest.gazetteer import trie_pattern
 
 _I = re.IGNORECASE
 
@@ -43,7 +48,7 @@ METRIC_CUES: dict[str, re.Pattern[str]] = {
     "dominance": re.compile(
         r"dominance|market share|share of|\bshare\b|captur\w+|\bcommands?\b|of (?:the |"
         r"\w+['’]s )?total\b|"
-        r"of the (?:entire|whole|overall)\b",
+        r"of the (?:entire|whole|overall)\b|\bof all\b(?! (?:traders|accounts|users|investors))",
         _I,
     ),
     "volume": re.compile(
@@ -182,11 +187,148 @@ class Cue:
     end: int
 
 
+# ASCII matching: the cues are English words, and case-folding only ASCII is much faster.
+_ASCII_CUES = {metric: re.compile(p.pattern, _I | re.ASCII) for metric, p in METRIC_CUES.items()}
+_ASCII_LOWER = {code: code + 32 for code in range(ord("A"), ord("Z") + 1)}
+
+
+def _top_level_branches(pattern: str) -> list[str]:
+    """The alternatives of a pattern split at its top-level ``|`` (outside groups and sets)."""
+    branches, depth, in_set, start, index = [], 0, False, 0, 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            index += 2
+            continue
+        if in_set:
+            in_set = char != "]"
+        elif char == "[":
+            in_set = True
+            # A "]" right after "[" or "[^" is a member of the set, not its end.
+            if pattern[index + 1 : index + 2] == "^":
+                index += 1
+            if pattern[index + 1 : index + 2] == "]":
+                index += 1
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            branches.append(pattern[start:index])
+            start = index + 1
+        index += 1
+    branches.append(pattern[start:])
+    return branches
+
+
+def _required_words(items: list) -> frozenset[str] | None:
+    """Lower-case strings one of which every match of a parsed pattern contains (None: unknown).
+
+    A cheap ``in`` test for them tells that a cue pattern cannot match a sentence, so most
+    patterns are never run; this keeps cue finding fast without changing what it finds.
+    """
+    best: frozenset[str] | None = None
+    run: list[str] = []
+
+    def consider(candidate: frozenset[str] | None) -> None:
+        nonlocal best
+        if not candidate or "" in candidate:
+            return
+        if best is None or min(map(len, candidate)) > min(map(len, best)):
+            best = candidate
+
+    for op, arg in items:
+        if op is _sre.LITERAL:
+            run.append(chr(arg).lower())
+            continue
+        if op is _sre.AT:
+            continue  # \b and anchors take no characters: the run of literals goes on
+        consider(frozenset({"".join(run)}))
+        run = []
+        if op is _sre.SUBPATTERN:
+            consider(_required_words(list(arg[-1])))
+        elif op is _sre.BRANCH:
+            alternatives = [_required_words(list(branch)) for branch in arg[1]]
+            if all(alternatives):
+                consider(frozenset().union(*alternatives))
+        elif op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT) and arg[0] >= 1:
+            consider(_required_words(list(arg[2])))
+    consider(frozenset({"".join(run)}))
+    return best
+
+
+@dataclass(frozen=True)
+class _Branch:
+    """One alternative of a metric's cue pattern, with the words it cannot match without."""
+
+    source: str
+    required: frozenset[str] | None
+
+
+def _branches_of(pattern: re.Pattern[str]) -> tuple[_Branch, ...]:
+    """A cue pattern's top-level alternatives, each with its required words."""
+    branches = []
+    for source in _top_level_branches(pattern.pattern):
+        try:
+            required = _required_words(list(_sre_parse.parse(source, _I | re.ASCII)))
+        except Exception:  # noqa: BLE001 - an unreadable pattern is simply never skipped
+            required = None
+        branches.append(_Branch(source, required))
+    return tuple(branches)
+
+
+_CUE_BRANCHES = {metric: _branches_of(p) for metric, p in METRIC_CUES.items()}
+
+
+@lru_cache(maxsize=2048)
+def _pattern_for(metric: str, present: tuple[int, ...]) -> re.Pattern[str]:
+    """The alternation of a metric's branches that can match: dropping one that cannot match
+    anywhere in the sentence changes no match, so this finds exactly what the full pattern does."""
+    if len(present) == len(_CUE_BRANCHES[metric]):
+        return _ASCII_CUES[metric]
+    sources = [_CUE_BRANCHES[metric][i].source for i in present]
+    return re.compile("|".join(sources), _I | re.ASCII)
+
+
+def _required_word_finder() -> tuple[re.Pattern[str], dict[str, frozenset[str]]]:
+    """One regex reporting, at each position, the longest required word starting there, and
+    for each word the required words inside it (so a word found implies those it contains)."""
+    words = {w for bs in _CUE_BRANCHES.values() for b in bs if b.required for w in b.required}
+    finder = re.compile(trie_pattern(sorted(words)))
+    inside = {w: frozenset(v for v in words if v in w) for w in words}
+    return finder, inside
+
+
+_REQUIRED_FINDER, _REQUIRED_INSIDE = _required_word_finder()
+# A metric none of whose branches can match is skipped whole; a branch without required words
+# makes the metric always run (its sentinel "" is in every ``seen``).
+_METRIC_REQUIRED = {
+    metric: frozenset(w for b in branches for w in (b.required or {""}))
+    for metric, branches in _CUE_BRANCHES.items()
+}
+
+
 def find_cues(sentence: str) -> list[Cue]:
     """All metric cues of a sentence, with their spans."""
+    lowered = sentence.translate(_ASCII_LOWER)
+    seen: set[str] = {""}
+    # Searching again one character after each hit finds overlapping words too.
+    found = _REQUIRED_FINDER.search(lowered)
+    while found:
+        seen |= _REQUIRED_INSIDE[found.group(0)]
+        found = _REQUIRED_FINDER.search(lowered, found.start() + 1)
     cues = []
-    for metric, pattern in METRIC_CUES.items():
-        for match in pattern.finditer(sentence):
+    for metric, branches in _CUE_BRANCHES.items():
+        if _METRIC_REQUIRED[metric].isdisjoint(seen):
+            continue
+        present = tuple(
+            index
+            for index, branch in enumerate(branches)
+            if branch.required is None or not branch.required.isdisjoint(seen)
+        )
+        if not present:
+            continue
+        for match in _pattern_for(metric, present).finditer(sentence):
             cues.append(Cue(metric, match.start(), match.end()))
     return cues
 
@@ -206,8 +348,8 @@ def clause_distance(sentence: str, a: int, b: int) -> float:
     lo, hi = (a, b) if a <= b else (b, a)
     piece = sentence[lo:hi]
     if piece.count("—") == 2 or piece.count(" – ") == 2:
-        # A pair of dashes sets off an aside; it does not separate clauses.
-        piece = re.sub(r"[—–]", " ", piece)
+        # A pair of dashes sets off an aside: it neither separates clauses nor adds distance.
+        piece = re.sub(r"[—–][^—–]*[—–]", " ", piece)
     return (
         len(re.findall(r"\S+", piece))
         + 6 * len(_STRONG_BREAK.findall(piece))
@@ -215,13 +357,18 @@ def clause_distance(sentence: str, a: int, b: int) -> float:
     )
 
 
-def window_of(sentence: str, start: int, end: int) -> str | None:
-    """The time window nearest to a figure in its sentence ("in the past 24 hours" → "24h")."""
-    best: tuple[int, str] | None = None
+# Every window pattern needs one of these words; most sentences have none and skip them all.
+_ANY_WINDOW = re.compile(r"hour|day|daily|week|month|year|annual|24|overnight", _I)
+
+
+@lru_cache(maxsize=1024)
+def _window_mentions(sentence: str) -> tuple[tuple[int, int, str], ...]:
+    """(start, end, label) of every stated window in a sentence (cached: read once per figure)."""
+    found: list[tuple[int, int, str]] = []
+    if not _ANY_WINDOW.search(sentence):
+        return ()
     for pattern, window in _WINDOWS:
         for match in pattern.finditer(sentence):
-            if match.start() <= start < match.end():
-                continue
             label = window
             if "{n}" in window:
                 n = int(match.group(1))
@@ -231,11 +378,19 @@ def window_of(sentence: str, start: int, end: int) -> str | None:
                     label = "24h"
                 else:
                     label = window.format(n=n)
-            distance = word_distance(
-                sentence, match.start(), start if match.start() < start else end
-            )
-            if best is None or distance < best[0]:
-                best = (distance, label)
+            found.append((match.start(), match.end(), label))
+    return tuple(found)
+
+
+def window_of(sentence: str, start: int, end: int) -> str | None:
+    """The time window nearest to a figure in its sentence ("in the past 24 hours" → "24h")."""
+    best: tuple[int, str] | None = None
+    for w_start, w_end, label in _window_mentions(sentence):
+        if w_start <= start < w_end:
+            continue
+        distance = word_distance(sentence, w_start, start if w_start < start else end)
+        if best is None or distance < best[0]:
+            best = (distance, label)
     return best[1] if best else None
 
 
@@ -253,19 +408,25 @@ def direction_of(metric: str, sentence: str, start: int, end: int, signed: bool)
     return None
 
 
+@lru_cache(maxsize=4096)
+def _spans(pattern: re.Pattern[str], sentence: str) -> tuple[tuple[int, int], ...]:
+    """Spans of a pattern's matches in a sentence (cached: several figures ask the same)."""
+    return tuple(match.span() for match in pattern.finditer(sentence))
+
+
 def _nearest_label(
     sentence: str, start: int, end: int, patterns: tuple, reach: int = 14
 ) -> str | None:
     """Label of the pattern with a match nearest to the span, within ``reach`` words."""
     best: tuple[int, str] | None = None
     for pattern, label in patterns:
-        for match in pattern.finditer(sentence):
-            if start <= match.start() < end:
+        for m_start, m_end in _spans(pattern, sentence):
+            if start <= m_start < end:
                 continue
             distance = (
-                clause_distance(sentence, match.end(), start)
-                if match.end() <= start
-                else clause_distance(sentence, end, match.start()) + 1
+                clause_distance(sentence, m_end, start)
+                if m_end <= start
+                else clause_distance(sentence, end, m_start) + 1
             )
             if distance <= reach and (best is None or distance < best[0]):
                 best = (distance, label)

@@ -252,13 +252,18 @@ def _is_year(raw: str) -> bool:
     return raw.isdigit() and len(raw) == 4 and 1900 <= int(raw) <= 2100
 
 
+_ANY_DIGIT = re.compile(r"\d")
+
+
 def find_quantities(sentence: str, gazetteer: Gazetteer) -> list[Quantity]:
     """The figures of one sentence, in order; ranges give two quantities."""
+    quantities: list[Quantity] = []
+    if not _ANY_DIGIT.search(sentence):
+        return quantities
     blocked = [(m.start(), m.end()) for m in _URL.finditer(sentence)]
     blocked += [
-        (m.start, m.end) for m in gazetteer.find_mentions(sentence) if re.search(r"\d", m.surface)
+        (m.start, m.end) for m in gazetteer.find_mentions(sentence) if _ANY_DIGIT.search(m.surface)
     ]
-    quantities: list[Quantity] = []
     consumed_until = -1
     for match in _NUMBER.finditer(sentence):
         start, end = match.span()

@@ -58,11 +58,18 @@ class Mention:
     type: str
 
 
+_RECENT_LIMIT = 4096
+
+
 @dataclass
 class Gazetteer:
     """The known entities, with case-insensitive alias lookup and mention finding."""
 
     entities: list[Entity] = field(default_factory=list)
+    # Recent answers of ``find_mentions``: extraction asks about each sentence more than once.
+    _recent: dict[tuple[str, bool], tuple[Mention, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @cached_property
     def _by_alias(self) -> dict[str, Entity]:
@@ -77,9 +84,8 @@ class Gazetteer:
         return {entity.name.casefold(): entity for entity in self.entities}
 
     @cached_property
-    def _patterns(
-        self,
-    ) -> tuple[re.Pattern[str], re.Pattern[str], dict[str, Entity], dict[str, Entity]]:
+    def _tables(self) -> tuple[dict[str, Entity], dict[str, Entity]]:
+        """Alias → entity: (case-insensitive aliases casefolded, exact aliases as written)."""
         loose: dict[str, Entity] = {}
         strict: dict[str, Entity] = {}
         for entity in self.entities:
@@ -90,12 +96,26 @@ class Gazetteer:
                 loose.setdefault(alias.casefold(), entity)
             for alias in exact:
                 strict.setdefault(alias, entity)
+        return loose, strict
+
+    @cached_property
+    def _head_finders(self) -> tuple[re.Pattern[str], re.Pattern[str]]:
+        """Regexes finding the words that open an alias (loose, strict), as whole words."""
+        loose_heads, strict_heads = self._matchers
         return (
-            _alternation(loose, re.IGNORECASE),
-            _alternation(strict, 0),
-            loose,
-            strict,
+            re.compile(_HEAD_BOUNDS.format(trie_pattern(sorted(loose_heads))), re.IGNORECASE),
+            re.compile(_HEAD_BOUNDS.format(trie_pattern(sorted(strict_heads)))),
         )
+
+    @cached_property
+    def _matchers(self) -> tuple[dict[str, re.Pattern[str]], dict[str, re.Pattern[str]]]:
+        """First word of an alias → one regex for the aliases opening with it (loose, strict).
+
+        Trying only the aliases that open with the word at hand, instead of one alternation of
+        every alias at every position, makes mention finding an order of magnitude faster.
+        """
+        loose, strict = self._tables
+        return _matchers_by_head(loose, fold=True), _matchers_by_head(strict, fold=False)
 
     def lookup(self, name: str) -> Entity | None:
         """The entity a name or alias refers to (case-insensitive), or None."""
@@ -119,19 +139,42 @@ class Gazetteer:
 
     def asset_for_ticker(self, ticker: str) -> Entity | None:
         """The asset whose ticker is ``ticker`` (exact case), or None."""
-        _, _, _, strict = self._patterns
+        _, strict = self._tables
         entity = strict.get(ticker)
         return entity if entity and entity.ticker == ticker else None
 
     def find_mentions(self, text: str, *, skip_pairs: bool = True) -> list[Mention]:
         """Non-overlapping entity mentions in ``text``, longest first where they overlap."""
-        loose_re, strict_re, loose, strict = self._patterns
+        key = (text, skip_pairs)
+        if key not in self._recent:
+            if len(self._recent) >= _RECENT_LIMIT:
+                self._recent.clear()
+            self._recent[key] = tuple(self._find_mentions(text, skip_pairs))
+        return list(self._recent[key])
+
+    def _find_mentions(self, text: str, skip_pairs: bool) -> list[Mention]:
+        """``find_mentions`` without the cache."""
+        loose, strict = self._tables
+        loose_heads, strict_heads = self._matchers
+        loose_finder, strict_finder = self._head_finders
         found: list[Mention] = []
-        for pattern, table, fold in ((loose_re, loose, True), (strict_re, strict, False)):
-            for match in pattern.finditer(text):
+        for finder, heads, table, fold in (
+            (loose_finder, loose_heads, loose, True),
+            (strict_finder, strict_heads, strict, False),
+        ):
+            # Like ``finditer`` of one alternation: leftmost first, no overlaps within a table.
+            cursor = 0
+            for word in finder.finditer(text):
+                if word.start() < cursor:
+                    continue
+                head = word.group(0)
+                match = heads[head.lower() if fold else head].match(text, word.start())
+                if match is None:
+                    continue
                 surface = match.group(0)
                 entity = table[surface.casefold() if fold else surface]
                 found.append(Mention(match.start(), match.end(), surface, entity.name, entity.type))
+                cursor = match.end()
         found.sort(key=lambda m: (-(m.end - m.start), m.start))
         chosen: list[Mention] = []
         for mention in found:
@@ -145,11 +188,53 @@ class Gazetteer:
         return sorted(chosen, key=lambda m: m.start)
 
 
-def _alternation(table: dict[str, Entity], flags: int) -> re.Pattern[str]:
-    """One regex matching any alias in ``table`` as a whole word, longest alias first."""
-    aliases = sorted(table, key=len, reverse=True)
-    body = "|".join(re.escape(alias) for alias in aliases) or r"(?!)"
+# Where an alias can start: a word, or a "$" glued to one ("$TRUMP").
+_HEAD_WORD = re.compile(r"\$?\w+")
+# A whole opening word of an alias, where the alias itself could start.
+_HEAD_BOUNDS = r"(?<![\w$.&])(?:{})(?!\w)"
+
+
+def _alternation(aliases: list[str], flags: int) -> re.Pattern[str]:
+    """One regex matching any of ``aliases`` as a whole word, longest alias first."""
+    ordered = sorted(aliases, key=len, reverse=True)
+    body = "|".join(re.escape(alias) for alias in ordered) or r"(?!)"
     return re.compile(rf"(?<![\w$.&])(?:{body})(?![\w&]|\.\w)", flags)
+
+
+def _matchers_by_head(table: dict[str, Entity], *, fold: bool) -> dict[str, re.Pattern[str]]:
+    """Aliases grouped by their first word (lower-cased when ``fold``), one regex per group."""
+    groups: dict[str, list[str]] = {}
+    for alias in table:
+        head = _HEAD_WORD.match(alias)
+        if head is None:
+            continue
+        key = head.group(0).lower() if fold else head.group(0)
+        groups.setdefault(key, []).append(alias)
+    flags = re.IGNORECASE if fold else 0
+    return {key: _alternation(aliases, flags) for key, aliases in groups.items()}
+
+
+def trie_pattern(words: list[str]) -> str:
+    """A regex for any of ``words`` shaped as their prefix tree, so each character is tried once
+    rather than once per word; it matches the longest word starting at a position."""
+    trie: dict = {}
+    for word in words:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+    return _trie_node_pattern(trie)
+
+
+def _trie_node_pattern(node: dict) -> str:
+    """The pattern of one prefix-tree node: its children, optional when a word ends here."""
+    children = [re.escape(char) + _trie_node_pattern(child) for char, child in node.items() if char]
+    if not children:
+        return ""
+    body = children[0] if len(children) == 1 else "(?:" + "|".join(children) + ")"
+    if "" in node:
+        return "(?:" + body + ")?"
+    return body
 
 
 def gazetteer_from_json(data: dict) -> Gazetteer:

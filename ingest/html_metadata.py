@@ -224,7 +224,9 @@ def _dates(
     )
     if published is None:
         try:
-            published = htmldate.find_date(tree, extensive_search=False, original_date=True, url=url)
+            published = htmldate.find_date(
+                tree, extensive_search=False, original_date=True, url=url
+            )
         except Exception:  # noqa: BLE001 - htmldate's heuristics may fail on odd pages
             published = None
     return published, updated

@@ -7,14 +7,23 @@ assembled from the facts and sentences of those passages. Nothing is generated t
 
 from __future__ import annotations
 
-import re
+from collections import OrderedDict
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from ingest.records import Fact
 from ingest.sentences import sentence_spans
 from kb.answer_evidence import (
-    Reading, Sentence, _type_fits, article_sentences, fact_fit, new_names, rank_sentences,
-    read_terms, terms_of,
+    Reading,
+    Sentence,
+    _type_fits,
+    article_sentences,
+    fact_fit,
+    new_names,
+    rank_sentences,
+    read_terms,
+    terms_of,
 )
 from kb.knowledge import KnowledgeBase
 from kb.questions import Intent, read_question
@@ -28,29 +37,38 @@ ANSWER_DEPTH = 5
 ANSWER_ARTICLES = 3
 # An explain answer adds its second-best sentence when it scores at least this share of the best.
 EXPLAIN_SECOND_SHARE = 0.5
+# Sentences of the best article embedded for explain questions, and how many vectors are kept.
+SIMILARITY_SENTENCES = 24
+SENTENCE_CACHE_SIZE = 20_000
+_SENTENCE_VECTORS: OrderedDict[str, np.ndarray] = OrderedDict()
 NOTHING_FOUND = "I found nothing in the stored commentary that answers this question."
 
-_WORD = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*")
-_STOPWORDS = frozenset(
-    "a an the and or of to in on at by for from with as is was were are be been being did do does "
-    "which what who whom whose why how when where that this these those it its their there than "
-    "into over under after before during while about according much many most more largest "
-    "highest biggest top led lead leading recorded record per".split()
-)
-_CAUSAL = re.compile(r"\b(?:because|due to|after|amid|driven by|triggered|sparked|caused|"
-                     r"following|as a result|led to|prompted|fuell?ed|blamed|attributed|behind|"
-                     r"since|thanks to|on the back of)\b", re.IGNORECASE)
 _METRIC_LABELS = {
-    "liquidations": "liquidations", "liquidated_traders": "traders liquidated",
-    "open_interest": "open interest", "funding_rate": "funding rate",
-    "long_short_ratio": "long/short ratio", "price": "price", "price_change": "price change",
-    "market_cap": "market capitalisation", "dominance": "dominance", "volume": "volume",
-    "fund_flow": "fund flows", "aum": "assets under management", "holdings": "holdings",
-    "purchase": "purchase", "supply": "supply", "tvl": "total value locked",
-    "exploit_loss": "exploit losses", "options_notional": "options notional",
-    "put_call_ratio": "put/call ratio", "exchange_flow": "exchange flows",
-    "exchange_reserve": "exchange reserves", "transfer": "transfer",
-    "interest_rate": "interest rate", "inflation": "inflation", "other": "figure",
+    "liquidations": "liquidations",
+    "liquidated_traders": "traders liquidated",
+    "open_interest": "open interest",
+    "funding_rate": "funding rate",
+    "long_short_ratio": "long/short ratio",
+    "price": "price",
+    "price_change": "price change",
+    "market_cap": "market capitalisation",
+    "dominance": "dominance",
+    "volume": "volume",
+    "fund_flow": "fund flows",
+    "aum": "assets under management",
+    "holdings": "holdings",
+    "purchase": "purchase",
+    "supply": "supply",
+    "tvl": "total value locked",
+    "exploit_loss": "exploit losses",
+    "options_notional": "options notional",
+    "put_call_ratio": "put/call ratio",
+    "exchange_flow": "exchange flows",
+    "exchange_reserve": "exchange reserves",
+    "transfer": "transfer",
+    "interest_rate": "interest rate",
+    "inflation": "inflation",
+    "other": "figure",
 }
 
 
@@ -125,27 +143,57 @@ class _CitationBook:
         found = []
         for n, hit in enumerate(self.hits, start=1):
             span = self.quoted.get(hit.passage_id) or _best_span(hit.text, reading)
-            found.append(Citation(n, hit.passage_id, hit.article_id, hit.url, hit.title,
-                                  hit.source, hit.published, hit.text, hit.start, hit.end,
-                                  list(span), round(hit.score, 6)))
+            found.append(
+                Citation(
+                    n,
+                    hit.passage_id,
+                    hit.article_id,
+                    hit.url,
+                    hit.title,
+                    hit.source,
+                    hit.published,
+                    hit.text,
+                    hit.start,
+                    hit.end,
+                    list(span),
+                    round(hit.score, 6),
+                )
+            )
         for n, stored in enumerate(self.extra, start=len(self.hits) + 1):
             p = stored.passage
-            found.append(Citation(n, stored.id, p.article_id, stored.url, stored.title,
-                                  stored.source, stored.published, p.text, p.start, p.end,
-                                  list(self.quoted[stored.id]), 0.0))
+            found.append(
+                Citation(
+                    n,
+                    stored.id,
+                    p.article_id,
+                    stored.url,
+                    stored.title,
+                    stored.source,
+                    stored.published,
+                    p.text,
+                    p.start,
+                    p.end,
+                    list(self.quoted[stored.id]),
+                    0.0,
+                )
+            )
         return found
 
 
-def answer_question(kb: KnowledgeBase, question: str, k: int = 5,
-                    filters: Filters | None = None) -> Answer:
+def answer_question(
+    kb: KnowledgeBase, question: str, k: int = 5, filters: Filters | None = None
+) -> Answer:
     """Answer ``question`` from the knowledge base, citing up to ``k`` passages."""
     hits = search(kb, question, k=max(k, ANSWER_DEPTH), filters=filters)
-    if not hits or not _relevant(hits[0]):
+    if not hits or not _relevant(hits[0], question):
         return Answer(question, NOTHING_FOUND, "none")
     intent = read_question(question)
     reading = read_terms(question, intent)
     articles = list(dict.fromkeys(hit.article_id for hit in hits))[:ANSWER_ARTICLES]
-    ranked = rank_sentences(article_sentences(kb, articles), reading)
+    sentences = article_sentences(kb, articles)
+    if intent.kind == "explain":
+        reading.similarity = _similarities(kb, question, sentences)
+    ranked = rank_sentences(sentences, reading)
     if not ranked:
         return Answer(question, NOTHING_FOUND, "none")
     book = _CitationBook(kb, hits, k)
@@ -159,12 +207,33 @@ def answer_question(kb: KnowledgeBase, question: str, k: int = 5,
     return answer
 
 
-def _relevant(hit: Hit) -> bool:
-    return hit.keyword_rank is not None or (hit.dense_score or 0.0) >= MIN_DENSE_SCORE
+def _similarities(kb: KnowledgeBase, question: str, sentences: list[Sentence]) -> dict[int, float]:
+    """Cosine of the question with each sentence of the best article (vectors cached by text)."""
+    top = [s for s in sentences if s.article_rank == 0][:SIMILARITY_SENTENCES]
+    missing = list(dict.fromkeys(s.text for s in top if s.text not in _SENTENCE_VECTORS))
+    if missing:
+        for text, vector in zip(missing, kb.embedder.encode_passages(missing), strict=True):
+            _SENTENCE_VECTORS[text] = vector
+        while len(_SENTENCE_VECTORS) > SENTENCE_CACHE_SIZE:
+            _SENTENCE_VECTORS.popitem(last=False)
+    query = kb.embedder.encode_query(question)
+    return {
+        s.body_start: float(np.dot(query, _SENTENCE_VECTORS[s.text]))
+        for s in top
+        if s.text in _SENTENCE_VECTORS
+    }
 
 
-def _entity_answer(question: str, reading: Reading, ranked: list[tuple[float, Sentence]],
-                   book: _CitationBook) -> Answer:
+def _relevant(hit: Hit, question: str) -> bool:
+    """Close in meaning, or sharing at least two of the question's content words."""
+    if (hit.dense_score or 0.0) >= MIN_DENSE_SCORE:
+        return True
+    return hit.keyword_rank is not None and len(terms_of(question) & terms_of(hit.text)) >= 2
+
+
+def _entity_answer(
+    question: str, reading: Reading, ranked: list[tuple[float, Sentence]], book: _CitationBook
+) -> Answer:
     """The named entity of the best sentence, then that sentence as evidence."""
     intent = reading.intent
     _, best = ranked[0]
@@ -187,9 +256,15 @@ def _fact_ranking(sentence: Sentence, reading: Reading) -> list[Fact]:
     intent = reading.intent
     if intent.lowest or not intent.metric:
         return []
-    pool = [f for f in sentence.facts if f.entity and f.metric == intent.metric
-            and f.entity not in intent.entities and not _stated_fact(f, intent)
-            and _type_fits(f.entity_type, intent.entity_type)]
+    pool = [
+        f
+        for f in sentence.facts
+        if f.entity
+        and f.metric == intent.metric
+        and f.entity not in intent.entities
+        and not _stated_fact(f, intent)
+        and _type_fits(f.entity_type, intent.entity_type)
+    ]
     best: dict[str, Fact] = {}
     for fact in pool:
         if fact.entity not in best or fact.value > best[fact.entity].value:
@@ -204,18 +279,21 @@ def _ranking_lead(ranking: list[Fact], intent: Intent, n: int) -> str:
     first, rest = ranking[0], ranking[1:]
     text = f"{first.entity} led with {_figure_phrase(first)}"
     others = [f"{fact.entity} at {fact.text}" for fact in rest]
-    text += ", ahead of " + (others[0] if len(others) == 1
-                             else ", ".join(others[:-1]) + " and " + others[-1])
+    text += ", ahead of " + (
+        others[0] if len(others) == 1 else ", ".join(others[:-1]) + " and " + others[-1]
+    )
     return text + f" [{n}]."
 
 
 def _stated_fact(fact: Fact, intent: Intent) -> bool:
-    return any(abs(fact.value - value) <= 0.005 * max(abs(value), 1e-9)
-               for value in intent.stated_values)
+    return any(
+        abs(fact.value - value) <= 0.005 * max(abs(value), 1e-9) for value in intent.stated_values
+    )
 
 
-def _figure_answer(question: str, reading: Reading, ranked: list[tuple[float, Sentence]],
-                   book: _CitationBook) -> Answer:
+def _figure_answer(
+    question: str, reading: Reading, ranked: list[tuple[float, Sentence]], book: _CitationBook
+) -> Answer:
     """The best-fitting figure, stated with what it measures, then its sentence as evidence."""
     _, best = ranked[0]
     n = book.cite(best)
@@ -227,8 +305,9 @@ def _figure_answer(question: str, reading: Reading, ranked: list[tuple[float, Se
     return Answer(question, text, "figure", facts=[(fact, n)])
 
 
-def _explain_answer(question: str, ranked: list[tuple[float, Sentence]],
-                    book: _CitationBook) -> Answer:
+def _explain_answer(
+    question: str, ranked: list[tuple[float, Sentence]], book: _CitationBook
+) -> Answer:
     """The two best answering sentences, in the order the article gives them."""
     chosen = [ranked[0]]
     if len(ranked) > 1 and ranked[1][0] >= EXPLAIN_SECOND_SHARE * ranked[0][0]:
@@ -247,7 +326,7 @@ def _best_span(text: str, reading: Reading) -> tuple[int, int]:
     spans = sentence_spans(text)
     if not spans:
         return 0, len(text)
-    return max(spans, key=lambda span: len(terms_of(text[span[0]:span[1]]) & reading.terms))
+    return max(spans, key=lambda span: len(terms_of(text[span[0] : span[1]]) & reading.terms))
 
 
 def _quote(sentence: str) -> str:
@@ -260,8 +339,11 @@ def _figure_phrase(fact: Fact) -> str:
     if fact.metric == "fund_flow" and fact.direction in ("in", "out"):
         label = "inflows" if fact.direction == "in" else "outflows"
     side = f"{fact.side} " if fact.side and fact.metric in ("liquidations", "open_interest") else ""
-    return f"{fact.text} in {side}{label}" if fact.unit not in ("%", "x") else (
-        f"{label} of {fact.text}")
+    return (
+        f"{fact.text} in {side}{label}"
+        if fact.unit not in ("%", "x")
+        else (f"{label} of {fact.text}")
+    )
 
 
 def _describe(fact: Fact) -> str:
@@ -272,9 +354,12 @@ def _describe(fact: Fact) -> str:
     subject = f"{fact.entity} " if fact.entity else ""
     side = f"{fact.side} " if fact.side else ""
     window = f" over {fact.window}" if fact.window else ""
-    as_of = f" (as of {fact.as_of})" if fact.as_of else ""
+    as_of = ""  # the stored date is not written in the passage; dates stay in the facts list
     text = fact.text[:1].upper() + fact.text[1:]
     if label == "figure":
         return f"{text}{window}{as_of}"
-    return f"{subject}{side}{label}: {fact.text}{window}{as_of}".capitalize() if not subject else (
-        f"{subject}{side}{label}: {fact.text}{window}{as_of}")
+    return (
+        f"{subject}{side}{label}: {fact.text}{window}{as_of}".capitalize()
+        if not subject
+        else (f"{subject}{side}{label}: {fact.text}{window}{as_of}")
+    )

@@ -1,4 +1,4 @@
-"""Finding the evidence sentence: every sentence of the best articles, scored for what the question asks.
+"""Finding the evidence: every sentence of the best articles, scored for what the question asks.
 
 Questions carry much context (names, figures, dates) and the answer is usually a *different*
 sentence of the same article than the one restating that context. So the pool is every sentence
@@ -22,32 +22,183 @@ from kb.questions import Intent
 
 _WORD = re.compile(r"[a-z0-9]+(?:[.'/][a-z0-9]+)*")
 _STOPWORDS = frozenset(
-    "a an the and or of to in on at by for from with as is was were are be been being did do does "
-    "which what who whom whose why how when where that this these those it its their there than "
-    "into over under after before during while about according much many more per had has have "
-    "s said data report reported showed shows show".split()
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "by",
+        "for",
+        "from",
+        "with",
+        "as",
+        "is",
+        "was",
+        "were",
+        "are",
+        "be",
+        "been",
+        "being",
+        "did",
+        "do",
+        "does",
+        "which",
+        "what",
+        "who",
+        "whom",
+        "whose",
+        "why",
+        "how",
+        "when",
+        "where",
+        "that",
+        "this",
+        "these",
+        "those",
+        "it",
+        "its",
+        "their",
+        "there",
+        "than",
+        "into",
+        "over",
+        "under",
+        "after",
+        "before",
+        "during",
+        "while",
+        "about",
+        "according",
+        "much",
+        "many",
+        "more",
+        "per",
+        "had",
+        "has",
+        "have",
+        "s",
+        "said",
+        "data",
+        "report",
+        "reported",
+        "showed",
+        "shows",
+        "show",
+    ]
 )
 # Words that mark a sentence as naming a leader, a runner-up or an extreme.
 _LEADER = re.compile(
     r"\b(?:most|largest|highest|top(?:ped|s)?|biggest|steepest|strongest|sharpest|second|third|"
     r"led|leads?|leading|leader|first|hardest|heaviest|spearhead\w*|majority|bulk|dominat\w*|"
     r"followed by|notabl[ey]|record(?:ed)? high|lowest|least|smallest|weakest|worst|best|"
-    r"greatest|primar(?:y|ily)|mainly|main)\b", re.IGNORECASE)
+    r"greatest|primar(?:y|ily)|mainly|main)\b",
+    re.IGNORECASE,
+)
+# Words that state a cause outright, and words that only hint at one.
 _CAUSAL = re.compile(
-    r"\b(?:because|due to|after|amid|driven by|drove|triggered|trigger|sparked|caused|cause|"
-    r"following|as a result|led to|prompted|fuell?ed|blamed|attributed|behind|thanks to|"
-    r"on the back of|suggests?|suggesting|citing|reason|explains?|believes?|implies|indicates?|"
-    r"signals?|points? to|exacerbated|deepened|rumou?rs?|concerns?|fears?|expectations?|"
-    r"since|means|so that|while)\b", re.IGNORECASE)
+    r"\b(?:because|due to|driven by|drove|triggers?|triggered|sparked|caused|cause|as a result|"
+    r"led to|prompted|fuell?ed|blamed|attributed|thanks to|on the back of|reasons?|rumou?rs?|"
+    r"concerns?|fears?|expectations?|exacerbated|deepened|amplif\w+|implies|means)\b",
+    re.IGNORECASE,
+)
+_HINT = re.compile(
+    r"\b(?:after|amid|following|behind|suggests?|suggesting|citing|explains?|believes?|"
+    r"indicates?|signals?|points? to|showing|so)\b",
+    re.IGNORECASE,
+)
 _NAME = re.compile(r"\b[A-Z][\w&.'-]*(?:\s+(?:[A-Z][\w&.'-]*|of|de))*")
 _COMMON_CAPITALS = frozenset(
-    "the this that these those a an however meanwhile currently also but and in on at as of for "
-    "according data while with after since despite among overall notably first second it its "
-    "there here then when what which who why how some many most other others such bitcoin's "
-    "monday tuesday wednesday thursday friday saturday sunday january february march april may "
-    "june july august september october november december usd us u.s. ceo cto".split())
+    [
+        "the",
+        "this",
+        "that",
+        "these",
+        "those",
+        "a",
+        "an",
+        "however",
+        "meanwhile",
+        "currently",
+        "also",
+        "but",
+        "and",
+        "in",
+        "on",
+        "at",
+        "as",
+        "of",
+        "for",
+        "according",
+        "data",
+        "while",
+        "with",
+        "after",
+        "since",
+        "despite",
+        "among",
+        "overall",
+        "notably",
+        "first",
+        "second",
+        "it",
+        "its",
+        "there",
+        "here",
+        "then",
+        "when",
+        "what",
+        "which",
+        "who",
+        "why",
+        "how",
+        "some",
+        "many",
+        "most",
+        "other",
+        "others",
+        "such",
+        "bitcoin's",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+        "usd",
+        "us",
+        "u.s.",
+        "ceo",
+        "cto",
+    ]
+)
 # Reach of a sentence's context bonus: sentences this close after the question's context count.
 NEIGHBOUR_REACH = 3
+SHORTEST_ANSWER_WORDS = 7
+# Past this many words (or with any figure) a question carries context the answer must not repeat.
+LOADED_QUESTION_WORDS = 18
+# Weight of the question-sentence cosine in explain scores (only there do words fail to match).
+SIMILARITY_WEIGHT = 1.0
+# An explain candidate sharing more than this share of the question's words mostly restates it.
+RESTATING_OVERLAP = 0.5
 # Score lost per step down the retrieved articles: the best-retrieved article is usually the one.
 ARTICLE_RANK_PENALTY = 0.8
 
@@ -76,6 +227,10 @@ class Reading:
     focus: set[str]
     named: set[str]  # lower-cased names and words the question already uses
     question_lower: str
+    metrics: frozenset[str] = frozenset()  # every metric the wh-clause names
+    loaded: bool = False  # the question carries its own context (figures, many words)
+    why: bool = False
+    similarity: dict[int, float] = field(default_factory=dict)  # sentence body_start -> cosine
 
 
 def terms_of(text: str) -> set[str]:
@@ -93,8 +248,19 @@ def read_terms(question: str, intent: Intent) -> Reading:
     focus_text = intent.clause or question
     named = {name.lower() for name in intent.entities}
     named |= {m.surface.lower() for m in find_mentions(question)}
-    return Reading(intent, terms_of(question), terms_of(focus_text) or terms_of(question), named,
-                   question.lower())
+    metrics = frozenset(cue.metric for cue in find_cues(focus_text))
+    loaded = bool(intent.stated_values) or len(question.split()) > LOADED_QUESTION_WORDS
+    why = focus_text.lower().startswith("why")
+    return Reading(
+        intent,
+        terms_of(question),
+        terms_of(focus_text) or terms_of(question),
+        named,
+        question.lower(),
+        metrics,
+        loaded,
+        why,
+    )
 
 
 def article_sentences(kb: KnowledgeBase, article_ids: list[str]) -> list[Sentence]:
@@ -119,8 +285,19 @@ def article_sentences(kb: KnowledgeBase, article_ids: list[str]) -> list[Sentenc
                 seen.add(body_start)
                 text = passage.text[start:end].strip()
                 mine = [f for f in facts if body_start <= f.start < passage.start + end]
-                found.append(Sentence(text, article_id, rank, order, pid, (start, end),
-                                      body_start, mine, terms_of(text)))
+                found.append(
+                    Sentence(
+                        text,
+                        article_id,
+                        rank,
+                        order,
+                        pid,
+                        (start, end),
+                        body_start,
+                        mine,
+                        terms_of(text),
+                    )
+                )
                 order += 1
     return found
 
@@ -130,12 +307,16 @@ def _stated(value: float, intent: Intent) -> bool:
 
 
 def _overlap(sentence: Sentence, terms: set[str]) -> float:
-    """Share of ``terms`` the sentence uses, a word matching any word it prefixes (hold/holdings)."""
+    """Share of ``terms`` the sentence uses; a word matches words it prefixes (hold/holdings)."""
     found = 0
     for term in terms:
-        if term in sentence.terms or (len(term) >= 4 and any(
+        if term in sentence.terms or (
+            len(term) >= 4
+            and any(
                 word.startswith(term) or (len(word) >= 4 and term.startswith(word))
-                for word in sentence.terms)):
+                for word in sentence.terms
+            )
+        ):
             found += 1
     return found / (len(terms) or 1)
 
@@ -152,8 +333,11 @@ def new_names(sentence: Sentence, reading: Reading) -> list[tuple[str, str | Non
     covered: list[tuple[int, int]] = []
     for mention in find_mentions(sentence.text):
         covered.append((mention.start, mention.end))
-        if (mention.name.lower() in reading.named or mention.surface.lower() in reading.named
-                or mention.surface.lower() in reading.question_lower):
+        if (
+            mention.name.lower() in reading.named
+            or mention.surface.lower() in reading.named
+            or mention.surface.lower() in reading.question_lower
+        ):
             continue
         names.append((mention.name, mention.type, mention.start))
     for match in _NAME.finditer(sentence.text):
@@ -166,8 +350,11 @@ def new_names(sentence: Sentence, reading: Reading) -> list[tuple[str, str | Non
         # A lone capitalised word opening the sentence is usually just the sentence's first word.
         if match.start() == 0 and len(words) == 1:
             continue
-        if name.lower() in reading.question_lower or canonical(name) and (
-                canonical(name).lower() in reading.named):
+        if (
+            name.lower() in reading.question_lower
+            or canonical(name)
+            and (canonical(name).lower() in reading.named)
+        ):
             continue
         names.append((name, None, match.start()))
     return names
@@ -188,11 +375,12 @@ def _type_fits(kind: str | None, wanted: str | None) -> bool:
 def _metric_fits(sentence: Sentence, intent: Intent) -> bool:
     if not intent.metric:
         return False
-    return (any(f.metric == intent.metric for f in sentence.facts)
-            or any(cue.metric == intent.metric for cue in find_cues(sentence.text)))
+    return any(f.metric == intent.metric for f in sentence.facts) or any(
+        cue.metric == intent.metric for cue in find_cues(sentence.text)
+    )
 
 
-def fact_fit(fact: Fact, intent: Intent) -> float:
+def fact_fit(fact: Fact, intent: Intent, asked_metrics: frozenset[str] = frozenset()) -> float:
     """How well a fact answers a figure question (stated figures never do)."""
     if _stated(fact.value, intent):
         return -2.0
@@ -200,7 +388,7 @@ def fact_fit(fact: Fact, intent: Intent) -> float:
     if intent.unit:
         score += 1.0 if fact.unit == intent.unit else -1.0
     if intent.metric:
-        score += 0.8 if fact.metric == intent.metric else 0.0
+        score += 0.8 if fact.metric == intent.metric or fact.metric in asked_metrics else 0.0
     if intent.side and fact.side == intent.side:
         score += 0.3
     if fact.entity and fact.entity in intent.entities:
@@ -217,6 +405,8 @@ def score_sentence(sentence: Sentence, reading: Reading, context_order: int | No
     stated_weight = 0.2 if intent.kind == "figure" else 0.6
     score = 1.2 * focus + 0.5 * context - stated_weight * stated
     score -= ARTICLE_RANK_PENALTY * sentence.article_rank
+    # Headings and fragments ("The Long Squeeze Fear.") state nothing to answer with.
+    score -= 1.0 if len(sentence.text.split()) < SHORTEST_ANSWER_WORDS else 0.0
     is_context = sentence.article_rank == 0 and sentence.order == context_order
     after = sentence.order - context_order if context_order is not None else -1
     near = sentence.article_rank == 0 and 0 < after <= NEIGHBOUR_REACH
@@ -228,16 +418,22 @@ def score_sentence(sentence: Sentence, reading: Reading, context_order: int | No
         score += 0.3 if _metric_fits(sentence, intent) else 0.0
         score += 0.1 if near else 0.0
     elif intent.kind == "figure":
-        fits = [fact_fit(f, intent) for f in sentence.facts]
+        fits = [fact_fit(f, intent, reading.metrics) for f in sentence.facts]
         score += max(fits) if fits else -1.2
         score += 0.1 if near else 0.0
     else:
-        score += 0.5 if _CAUSAL.search(sentence.text) else 0.0
+        if reading.loaded:  # restating a question's own context is not explaining it
+            score -= 0.6 * focus + 0.5 * context
+            score -= 0.5 if context > RESTATING_OVERLAP else 0.0
+        score += (
+            0.6 if _CAUSAL.search(sentence.text) else (0.3 if _HINT.search(sentence.text) else 0.0)
+        )
+        score += SIMILARITY_WEIGHT * reading.similarity.get(sentence.body_start, 0.0)
         score += 0.2 if new_names(sentence, reading) else 0.0
         score += 0.3 if near else 0.0
         score += 0.2 if near and after == 1 else 0.0
-        # The sentence restating the question's own context rarely says why.
-        score -= 0.5 if is_context else 0.0
+        # The sentence restating a why-question's premise rarely says why.
+        score -= 0.5 if is_context and (reading.loaded or reading.why) else 0.0
     return score
 
 
@@ -246,8 +442,13 @@ def context_sentence(sentences: list[Sentence], reading: Reading) -> int | None:
     top = [s for s in sentences if s.article_rank == 0]
     if not top:
         return None
-    best = max(top, key=lambda s: (_overlap(s, reading.terms) + 0.5 * _stated_share(s, reading.intent),
-                                   -s.order))
+    best = max(
+        top,
+        key=lambda s: (
+            _overlap(s, reading.terms) + 0.5 * _stated_share(s, reading.intent),
+            -s.order,
+        ),
+    )
     return best.order
 
 

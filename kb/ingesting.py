@@ -90,9 +90,17 @@ def store_article(
                 store.add_urls(existing_id, fresh)
             result.status = "unchanged"
             return result
+        primary = stored.article.url
+        if primary and article.url and canonical_url(article.url) != primary and (
+            overlap(shingles, shingle_hashes(stored.article.body)) >= DUPLICATE_OVERLAP
+        ):
+            # Reached through a copy's URL: the copy stays a copy, the original is not replaced.
+            result.status = "duplicate"
+            result.duplicate_of = existing_id
+            return result
         result.status = "updated"
         # Keep the stored URL as primary so the id stays stable across updates.
-        article.url = stored.article.url or article.url
+        article.url = primary or article.url
     else:
         duplicate = _find_duplicate(store, shingles)
         if duplicate is not None:

@@ -1,4 +1,4 @@
-"""The knowledge base of one data directory: the store, the vector indexes and the model, kept in step.
+"""One data directory's knowledge base: the store, the vector indexes and the model, in step.
 
 SQLite is the source of truth. Vectors are derived: passages are embedded after their article is
 committed, and on open the indexes are compared with the store (missing vectors embedded, orphans
@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from pathlib import Path
@@ -34,6 +36,11 @@ ARTICLE_INDEX_FILE = "articles.faiss"
 MANIFEST_FILE = "manifest.json"
 # Passages embedded per batch: big enough for throughput, small enough that progress moves.
 FLUSH_PASSAGES = 256
+# Passages per call into the model: the model's lock is released between calls, so searches
+# running beside an ingest wait for one slice (about a second), not for a whole flush.
+ENCODE_SLICE = 64
+# Temp files of index saves older than this were left by a killed process and are removed.
+STALE_TEMP_SECONDS = 600
 
 Progress = Callable[[IngestResult], None]
 
@@ -118,12 +125,12 @@ class KnowledgeBase:
         path = self.data_dir / MANIFEST_FILE
         wanted = self._manifest()
         if not path.exists():
-            path.write_text(json.dumps(wanted, indent=2) + "\n", encoding="utf-8")
+            self._write_manifest(wanted)
             return None
         try:
             found = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as error:
-            path.write_text(json.dumps(wanted, indent=2) + "\n", encoding="utf-8")
+            self._write_manifest(wanted)
             return f"manifest was unreadable ({error}); rewritten"
         if found.get("chunking") != wanted["chunking"]:
             message = (f"passages were cut with {found.get('chunking')}, settings now say "
@@ -131,6 +138,20 @@ class KnowledgeBase:
             log.warning(message)
             return message
         return None
+
+    def _write_manifest(self, manifest: dict) -> None:
+        """Replace manifest.json atomically, so a process killed mid-write never leaves half."""
+        path = self.data_dir / MANIFEST_FILE
+        fd, tmp = tempfile.mkstemp(prefix=f".{MANIFEST_FILE}.", suffix=".tmp", dir=self.data_dir)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(json.dumps(manifest, indent=2) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
     # -- indexes -------------------------------------------------------------------------------
 
@@ -154,7 +175,21 @@ class KnowledgeBase:
                     log.info("vector indexes changed on disk; reloading")
                     self._open_indexes()
 
+    def _remove_stale_temp_files(self) -> None:
+        """Delete temp files that killed saves left behind (old enough that no save is running)."""
+        cutoff = time.time() - STALE_TEMP_SECONDS
+        for name in (PASSAGE_INDEX_FILE, ARTICLE_INDEX_FILE, MANIFEST_FILE):
+            for prefix in (f".{name}.", f".{manifest_path(name).name}."):
+                for leftover in self.data_dir.glob(f"{prefix}*.tmp"):
+                    try:
+                        if leftover.stat().st_mtime < cutoff:
+                            leftover.unlink()
+                            log.info("removed %s, left by an interrupted save", leftover.name)
+                    except OSError:
+                        pass  # another process removed or renamed it first
+
     def _open_indexes(self) -> None:
+        self._remove_stale_temp_files()
         open_args = {"dim": MODEL_DIM, "model_sha": MODEL_SHA256,
                      "approx_threshold": self.approx_threshold}
         passages = VectorIndex.open(self.data_dir / PASSAGE_INDEX_FILE, **open_args)
@@ -195,12 +230,15 @@ class KnowledgeBase:
 
     def _embed_passages(self, passage_ids: list[int]) -> None:
         found = self.store.get_passages(passage_ids)
-        ids = [pid for pid in passage_ids if pid in found]
-        if not ids:
-            return
-        vectors = self.embedder.encode_passages([found[pid].passage.text for pid in ids])
-        with self._lock:
-            self._passages.add(np.array(ids, dtype=np.int64), vectors)
+        # Longest first, in slices: each slice pads to similar lengths, and searches get the model
+        # between slices.
+        ids = sorted((pid for pid in passage_ids if pid in found),
+                     key=lambda pid: -len(found[pid].passage.text))
+        for start in range(0, len(ids), ENCODE_SLICE):
+            piece = ids[start : start + ENCODE_SLICE]
+            vectors = self.embedder.encode_passages([found[pid].passage.text for pid in piece])
+            with self._lock:
+                self._passages.add(np.array(piece, dtype=np.int64), vectors)
 
     def _refresh_article_vectors(self, article_ids: Iterable[str]) -> None:
         with self._lock:
@@ -214,9 +252,12 @@ class KnowledgeBase:
                 self._articles.add(vid, mean_vector(self._passages.vectors(ids)).reshape(1, -1))
 
     def _save_indexes(self) -> None:
+        # Articles first: if the process dies between the two saves, the passage index on disk
+        # still lacks the new passages, so repair re-embeds them and refreshes their articles.
+        # The other order could leave an updated article's old mean vector looking current.
         with self._lock:
-            self._passages.save(self.data_dir / PASSAGE_INDEX_FILE, MODEL_SHA256)
             self._articles.save(self.data_dir / ARTICLE_INDEX_FILE, MODEL_SHA256)
+            self._passages.save(self.data_dir / PASSAGE_INDEX_FILE, MODEL_SHA256)
             self._passages.open_problem = self._articles.open_problem = None
             self._loaded_stamp = self._index_stamp()
 
@@ -283,8 +324,7 @@ class KnowledgeBase:
             for name in (PASSAGE_INDEX_FILE, ARTICLE_INDEX_FILE):
                 for path in (self.data_dir / name, manifest_path(self.data_dir / name)):
                     path.unlink(missing_ok=True)
-            (self.data_dir / MANIFEST_FILE).write_text(
-                json.dumps(self._manifest(), indent=2) + "\n", encoding="utf-8")
+            self._write_manifest(self._manifest())
             self.manifest_warning = None
             self._passages = self._articles = None
             open_args = {"dim": MODEL_DIM, "model_sha": MODEL_SHA256,
@@ -293,6 +333,36 @@ class KnowledgeBase:
             self._articles = VectorIndex.open(self.data_dir / ARTICLE_INDEX_FILE, **open_args)
             changes = self.repair(progress=None)
             return {"articles": len(ids), **changes}
+
+    def consistency_problems(self) -> list[str]:
+        """What disagrees between the store and the vector indexes; empty when they agree.
+
+        Every stored passage must have exactly one vector and every vector a stored passage; every
+        article with passages must have exactly one article vector, and no other article may.
+        """
+        self.passage_index()
+        with self._lock:
+            problems = []
+            for name, index in (("passage", self._passages), ("article", self._articles)):
+                held = index.ids()
+                if len(np.unique(held)) != len(held) or len(held) != len(index):
+                    problems.append(f"the {name} index holds some id more than once")
+            held = set(self._passages.ids().tolist())
+            stored = self.store.passage_ids()
+            if missing := stored - held:
+                problems.append(f"{len(missing)} stored passages have no vector, e.g. "
+                                f"{sorted(missing)[:5]}")
+            if orphans := held - stored:
+                problems.append(f"{len(orphans)} vectors belong to no stored passage, e.g. "
+                                f"{sorted(orphans)[:5]}")
+            with_passages = {article_vector_id(a) for a in self.store.article_ids()
+                             if self.store.article_passage_ids(a)}
+            held_articles = set(self._articles.ids().tolist())
+            if lacking := with_passages - held_articles:
+                problems.append(f"{len(lacking)} articles have no article vector")
+            if extra := held_articles - with_passages:
+                problems.append(f"{len(extra)} article vectors belong to no stored article")
+            return problems
 
     def stats(self) -> dict[str, int]:
         """Counts of stored articles, passages and facts."""

@@ -11,45 +11,85 @@ from ingest.gazetteer import find_mentions
 
 _WH = re.compile(
     r"\b(?:which|who|whom|whose|why|what|how (?:much|many|large|big|high|low|deep)|at what|"
-    r"to what|where|when did)\b", re.IGNORECASE)
+    r"to what|where|when did)\b",
+    re.IGNORECASE,
+)
 _EXPLAIN = re.compile(
     r"^(?:why|what (?:triggered|sparked|caused|made|drove|deepened|rumou?r|likely|did|does|"
     r"do|are|is|explains?|led|prompted|pushed|fuel\w*|behind|happened)|how (?:does|do|did|is|"
-    r"are|can|could|would|will|has|have))\b", re.IGNORECASE)
+    r"are|can|could|would|will|has|have))\b",
+    re.IGNORECASE,
+)
 _FIGURE = re.compile(
     r"^(?:how (?:much|many|large|big|high|low|deep)|at what|to what|what (?:was|is|were|are|"
-    r"had|has) (?:the |\w+'s |its )(?:[\w'/-]+ ){0,5}(?:value|price|level|size|amount|total|number|figure|share|"
-    r"ratio|rate|dominance|percentage|cap\w*|capitali[sz]ation|volume|interest|outflow|inflow|balance|loss|"
-    r"liquidation price|max pain)|what (?:record|percentage|share|price|level|amount|total|all-time high|average|dollar))\b",
-    re.IGNORECASE)
-_RANKING = re.compile(r"^(?:which|who|whose|what (?:exchange|asset|coin|token|fund|etf|issuer|"
-                      r"platform|protocol|company|country|blockchain|chain|dex|altcoin))\b",
-                      re.IGNORECASE)
+    r"had|has) (?:the |\w+'s |its )(?:[\w'/-]+ ){0,5}(?:value|price|level|size|amount|"
+    r"total|number|figure|share|ratio|rate|dominance|percentage|cap\w*|capitali[sz]ation|volume|interest|outflow|"
+    r"inflow|balance|loss|liquidation price|max pain)|what (?:record|percentage|share|price|"
+    r"level|amount|total|all-time high|average|dollar))\b",
+    re.IGNORECASE,
+)
+_RANKING = re.compile(
+    r"^(?:which|who|whose|what (?:exchange|asset|coin|token|fund|etf|issuer|"
+    r"platform|protocol|company|country|blockchain|chain|dex|altcoin))\b",
+    re.IGNORECASE,
+)
 _LOWEST = re.compile(r"\b(?:lowest|least|smallest|fewest|weakest|minimum)\b", re.IGNORECASE)
 
 _ENTITY_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("exchange", re.compile(r"\b(?:exchanges?|platforms?|venues?|trading venues?)\b", re.I)),
     ("fund", re.compile(r"\b(?:etfs?|etps?|funds?|issuers?|products?|trusts?)\b", re.I)),
-    ("protocol", re.compile(r"\b(?:protocols?|dex(?:es)?|lenders?|blockchains?|chains?|"
-                            r"networks?)\b", re.I)),
+    (
+        "protocol",
+        re.compile(
+            r"\b(?:protocols?|dex(?:es)?|lenders?|blockchains?|chains?|"
+            r"networks?)\b",
+            re.I,
+        ),
+    ),
     ("company", re.compile(r"\b(?:compan(?:y|ies)|firms?|miners?|treasur(?:y|ies))\b", re.I)),
     ("country", re.compile(r"\b(?:countr(?:y|ies)|nations?|regions?|jurisdictions?)\b", re.I)),
-    ("person", re.compile(r"\b(?:who|whom|person|people|trader|investor|founder|executive|"
-                          r"analyst|billionaire)\b", re.I)),
-    ("asset", re.compile(r"\b(?:assets?|coins?|tokens?|altcoins?|cryptocurrenc(?:y|ies)|"
-                         r"crypto(?:s)?|top-\d+ \w+)\b", re.I)),
+    (
+        "person",
+        re.compile(
+            r"\b(?:who|whom|person|people|trader|investor|founder|executive|"
+            r"analyst|billionaire)\b",
+            re.I,
+        ),
+    ),
+    (
+        "asset",
+        re.compile(
+            r"\b(?:assets?|coins?|tokens?|altcoins?|cryptocurrenc(?:y|ies)|"
+            r"crypto(?:s)?|top-\d+ \w+)\b",
+            re.I,
+        ),
+    ),
 )
 _UNIT_HINTS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bhow many (?:bitcoins?|btc)\b|\bhow much (?:bitcoin|btc)\b", re.I), "BTC"),
     (re.compile(r"\bhow many (?:ether|eth)\b|\bhow much (?:ether|eth)\b", re.I), "ETH"),
-    (re.compile(r"\bhow many (?:\w+ ){0,2}(?:traders|people|users|accounts|investors|wallets|"
-                r"addresses|positions)\b", re.I), "count"),
+    (
+        re.compile(
+            r"\bhow many (?:\w+ ){0,2}(?:traders|people|users|accounts|investors|wallets|"
+            r"addresses|positions)\b",
+            re.I,
+        ),
+        "count",
+    ),
     (re.compile(r"\b(?:percentage|percent|dominance|share|%)\b", re.I), "%"),
     (re.compile(r"\bratio\b", re.I), "x"),
     (re.compile(r"\b(?:price|how much|dollar value|worth|value|loss|usd|\$)\b", re.I), "USD"),
 )
-_FOCUS_END = re.compile(r"\s(?:when|after|as|while|during|in which|on which|amid|since|"
-                        r"following|despite|before|with)\s", re.IGNORECASE)
+_RELATIVE = re.compile(
+    r"^(?:which|that|who) (?:\w+ed|is|was|were|are|has|had|have|saw|showed|"
+    r"shows|took|fell|rose|hit|made|left|set)\b",
+    re.IGNORECASE,
+)
+_FOCUS_END = re.compile(
+    r"\s(?:when|after|as|while|during|in which|on which|amid|since|"
+    r"following|despite|before|with|that)\s",
+    re.IGNORECASE,
+)
 _SIDE = re.compile(r"\b(longs?|shorts?)\b", re.IGNORECASE)
 
 
@@ -72,12 +112,14 @@ class Intent:
 
 def read_question(question: str) -> Intent:
     """The intent of ``question``, read from its wh-clause first and its context second."""
-    clauses = [question[m.start():] for m in _WH.finditer(question)]
+    clauses = [question[m.start() :] for m in _WH.finditer(question)]
     clauses = [re.split(r"[,;?]", c, maxsplit=1)[0] for c in clauses] or [question]
     # A question may open with context ("On the day …, how much …"): the first clause that
     # reads as a known kind of ask decides.
     kind, clause = "explain", clauses[0]
-    for candidate in clauses:
+    for number, candidate in enumerate(clauses):
+        if _RELATIVE.match(candidate) and number < len(clauses) - 1:
+            continue  # "…, which showed $2.2 billion of inflows, which country …"
         if _EXPLAIN.match(candidate):
             kind, clause = "explain", candidate
         elif _FIGURE.match(candidate):

@@ -107,15 +107,20 @@ def search(kb: KnowledgeBase, query: str, k: int = 10, filters: Filters | None =
 
 def _fuse(dense: list[tuple[int, float]], keyword: list[tuple[int, float]],
           keyword_share: float) -> list[tuple[int, float]]:
-    """Mix min-max normalised scores; a passage missing from one ranking gets 0 there."""
+    """Mix min-max normalised scores; a passage missing from one ranking gets 0 there.
+
+    A ranking whose candidates all score the same (one keyword match, say) gives each of them 1:
+    min-max would give them 0, as if they had not matched at all.
+    """
     mixed: dict[int, float] = {}
     for ranking, weight in ((dense, 1.0 - keyword_share), (keyword, keyword_share)):
         if not ranking or not weight:
             continue
         scores = [score for _, score in ranking]
-        low, span = min(scores), (max(scores) - min(scores)) or 1.0
+        low, span = min(scores), max(scores) - min(scores)
         for pid, score in ranking:
-            mixed[pid] = mixed.get(pid, 0.0) + weight * (score - low) / span
+            normalised = (score - low) / span if span else 1.0
+            mixed[pid] = mixed.get(pid, 0.0) + weight * normalised
     return sorted(mixed.items(), key=lambda item: (-item[1], item[0]))
 
 

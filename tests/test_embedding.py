@@ -14,20 +14,6 @@ from kb import embedding
 from kb.embedding import MODEL_DIM, MODEL_SHA256, Embedder, ModelError, ensure_model, model_dir
 
 
-@pytest.fixture(scope="session")
-def model_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data directory with the model extracted once for the whole session."""
-    data_dir = tmp_path_factory.mktemp("kb-data")
-    ensure_model(data_dir)
-    return data_dir
-
-
-@pytest.fixture(scope="session")
-def embedder(model_data_dir: Path) -> Embedder:
-    """One loaded model for the whole test session."""
-    return Embedder(model_data_dir)
-
-
 def copy_model(src_data_dir: Path, dst_data_dir: Path) -> Path:
     """Copy an extracted model into another data dir (cheaper than unzipping again)."""
     dst = model_dir(dst_data_dir)

@@ -267,3 +267,104 @@ def test_years_and_dates_are_never_money(year, month, day, template):
     for fact in extract_facts(text):
         assert fact.unit not in {"USD", "EUR", "JPY", "GBP"}, (text, fact)
         assert fact.value not in {year, day}, (text, fact)
+
+
+@pytest.mark.parametrize(
+    ("text", "metric"),
+    [
+        ("Longs made up 71% of total liquidations on the day.", "liquidations"),
+        ("The funds drew 3.5% of total U.S. ETF volume last month.", "volume"),
+        ("Short liquidation dominance held firm: Kraken (58.2%) led the table.", "liquidations"),
+        ("The venue kept its dominance, capturing 41.7% of the total volume.", "dominance"),
+        ("Two pools handled over 77% of all weekly flow.", "dominance"),
+    ],
+)
+def test_share_of_a_measure_counts_as_that_measure(text, metric):
+    assert only(text).metric == metric
+
+
+def test_list_lead_in_gives_the_side():
+    fact = only("Short liquidation dominance held firm: Kraken (58.2%) led the table.")
+    assert (fact.entity, fact.side) == ("Kraken", "short")
+
+
+def test_together_figure_is_about_no_single_name():
+    facts = extract_facts(
+        "Solana accounted for $40 million and Cardano for $12 million, together making up 35% "
+        "of all liquidations."
+    )
+    assert find(facts, 35, metric="liquidations", entity=None)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Cardano and Avalanche both slid about 8% overnight.",
+        "The likes of Cardano and Avalanche are down roughly 8%.",
+    ],
+)
+def test_shared_move_gives_one_fact_per_asset(text):
+    facts = extract_facts(text)
+    assert {f.entity for f in facts if f.metric == "price_change"} == {"Cardano", "Avalanche"}
+
+
+def test_headline_echo_of_body_figure_is_dropped():
+    text = (
+        "Exchange Reserves Fall To $12 Billion\n"
+        "Reserves of stablecoins on exchanges fell to $12 billion on Monday, analysts said."
+    )
+    assert [f.text for f in extract_facts(text)] == ["$12 billion"]
+
+
+def test_repeated_summary_line_is_counted_once():
+    line = (
+        "Futures traders saw over $310 million in liquidations in the past 24 hours as ether fell."
+    )
+    text = f"- {line}\n{line[:-1]} from a weekly high."
+    assert len(find(extract_facts(text), 310e6, metric="liquidations")) == 1
+
+
+def test_repeated_count_is_counted_once():
+    text = "Regulators approved 7 spot Solana ETFs. Of those 7 spot Solana ETFs, four list in Ohio."
+    assert len(find(extract_facts(text), 7, unit="count")) == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "metric"),
+    [
+        # A liquidation report calls the sum "volume"; a trading report does not.
+        (
+            "Liquidations hit longs. Liquidations hit shorts. Liquidations everywhere. "
+            "Kraken saw a volume of $41.2 million.",
+            "liquidations",
+        ),
+        (
+            "Liquidations hit longs. Liquidations hit shorts. Liquidations everywhere. "
+            "Kraken saw a trading volume of $41.2 million.",
+            "volume",
+        ),
+    ],
+)
+def test_article_topic_reads_bare_volume(text, metric):
+    assert find(extract_facts(text), 41.2e6)[0].metric == metric
+
+
+def test_protocol_holding_in_tvl_article_is_tvl():
+    text = (
+        "DeFi TVL rose again. Total value locked climbed. TVL is near a record. "
+        "Aave, the lending giant, leads with $21.4 billion, holding 20% of the total."
+    )
+    assert find(extract_facts(text), 21.4e9)[0].metric == "tvl"
+
+
+def test_aside_between_dashes_adds_no_distance():
+    fact = only("Open interest — the money tied up in futures contracts on all venues — fell 0.4%.")
+    assert fact.metric == "open_interest"
+
+
+def test_company_subject_owns_unattributed_deal_figures():
+    text = (
+        "Strategy bought more bitcoin this week. Strategy said the deal closed Friday. "
+        "Strategy plans more buys. About $140 million came from the sale of preferred shares."
+    )
+    assert find(extract_facts(text), 140e6)[0].entity == "Strategy"

@@ -1,0 +1,338 @@
+"""The HTML pages: ask, browse articles, read one with its related articles, extract figures.
+
+Each page's data is built as the same plain data the JSON API returns (through ``kb``/``ingest``
+public functions and the API's parameter checks) and rendered with Jinja; nothing here writes SQL.
+Errors on these routes render a page with a message a reader can act on, never a traceback.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import math
+import re
+from http import HTTPStatus
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, current_app, render_template, request, url_for
+from markupsafe import Markup, escape
+from werkzeug.exceptions import HTTPException
+
+from api.charts import chart_from_facts, metric_label, render_svg
+from ingest.errors import IngestError
+from ingest.facts import extract_facts
+from ingest.gazetteer import canonical
+from ingest.sources import SourceOptions, commentary_text, read_sources
+from kb.errors import KbError
+
+log = logging.getLogger(__name__)
+
+pages = Blueprint("pages", __name__)
+
+PER_PAGE = 20
+ANSWER_K = 5
+RELATED_K = 5
+MAX_EXTRACT_CHARS = 200_000
+CSV_COLUMNS = ("entity", "metric", "side", "direction", "window", "value", "unit", "text",
+               "qualifier", "as_of", "sentence")
+_MARKER = re.compile(r"\[(\d+)\]")
+
+
+def _state():  # noqa: ANN202 - AppState lives in api/__init__, which imports the blueprints
+    from api import EXTENSION
+
+    return current_app.extensions[EXTENSION]
+
+
+# -- page data ---------------------------------------------------------------------------------
+
+
+def answer_data(question: str, k: int = ANSWER_K) -> dict[str, object]:
+    """The answer as the JSON of ``/api/ask``, shared with its cache (same key, same body)."""
+    from api.routes import MAX_QUESTION_CHARS
+    from kb.answer import answer_question
+    from kb.store import Filters
+
+    if not question:
+        raise KbError("Type a question to ask, for example: Which exchange saw the most long "
+                      "liquidations?")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise KbError(f"The question is {len(question)} characters long; at most "
+                      f"{MAX_QUESTION_CHARS} are accepted.")
+    state = _state()
+    key = (state.answers.generation(), question, k, None, None, None)
+    body = state.answers.get(key)
+    if body is None:
+        answer = answer_question(state.kb, question, k=k, filters=Filters())
+        body = json.dumps(answer.to_dict(), ensure_ascii=False, default=str).encode()
+        state.answers.put(key, body)
+    return json.loads(body)
+
+
+def cited_figures(answer: dict[str, object]) -> list[dict[str, object]]:
+    """The figures of the passages an answer's text cites, each with its citation number.
+
+    A ranking answer may quote a sentence that names the entities without their figures
+    ("Binance and Hyperliquid led"); the cited passage states them, so the page shows those.
+    """
+    cited = {int(n) for n in _MARKER.findall(str(answer["answer"]))}
+    by_passage = {c["passage_id"]: c["n"] for c in answer["citations"] if c["n"] in cited}
+    facts = _state().kb.store.passage_facts(by_passage)
+    rows = [{**fact.to_dict(), "citation": by_passage[fact.passage_id]} for fact in facts]
+    # Named entities first: they are what a "which ..." question asks about.
+    return sorted(rows, key=lambda row: (row["entity"] is None, row["citation"]))
+
+
+def article_data(article_id: str) -> dict[str, object]:
+    """One article as ``/api/articles/<id>`` returns it, plus its related articles."""
+    from api.routes import article_summary
+    from kb.search import related
+
+    kb = _state().kb
+    stored = kb.store.get_article(article_id)
+    a = stored.article
+    return {
+        **article_summary(stored),
+        "alternate_urls": a.alternate_urls,
+        "headings": a.headings,
+        "body": a.body,
+        "facts": [fact.to_dict() for fact in kb.store.article_facts(article_id)],
+        "qa": [vars(pair) for pair in a.qa],
+        "related": [vars(teaser) for teaser in a.related],
+        "related_articles": [item.to_dict() for item in related(kb, article_id, RELATED_K)],
+    }
+
+
+def extract_data(text: str | None, url: str | None) -> dict[str, object]:
+    """Figures of pasted text or HTML, or of a fetched page, as ``/api/extract`` returns them."""
+    text, url = (text or "").strip(), (url or "").strip()
+    if bool(text) == bool(url):
+        raise KbError("Paste some commentary or give the URL of a page, not both and not "
+                      "neither.")
+    title = None
+    if url:
+        from api.routes import http_url
+
+        options = SourceOptions(allow_private=bool(_state().settings.get("allow_private_urls")))
+        items = list(read_sources([http_url(url, "The URL")], options))
+        first = items[0] if items else IngestError("nothing could be read", source=url)
+        if isinstance(first, IngestError):
+            raise first
+        title, body = first.title, first.body
+    else:
+        if len(text) > MAX_EXTRACT_CHARS:
+            raise KbError(f"The text is {len(text):,} characters long; at most "
+                          f"{MAX_EXTRACT_CHARS:,} are accepted.", status=413)
+        # Sniffed like an upload: a pasted HTML page gives its article body, text stays as is.
+        body = commentary_text(text.encode("utf-8"), name="pasted")
+    return {"title": title, "url": url or None,
+            "facts": [fact.to_dict() for fact in extract_facts(body)]}
+
+
+def facts_csv(facts: list[dict[str, object]]) -> str:
+    """Facts as CSV with a header row, one fact per row."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for fact in facts:
+        writer.writerow(["" if fact.get(c) is None else fact.get(c) for c in CSV_COLUMNS])
+    return out.getvalue()
+
+
+# -- rendering helpers -------------------------------------------------------------------------
+
+
+def linked_answer(text: str, numbers: set[int]) -> Markup:
+    """The answer text, escaped, with each [n] marker linking to citation n below it."""
+    def link(match: re.Match[str]) -> str:
+        n = int(match.group(1))
+        if n not in numbers:
+            return match.group(0)
+        return (f'<a class="cite-ref" href="#cite-{n}" aria-label="citation {n}">'
+                f"[{n}]</a>")
+
+    return Markup(_MARKER.sub(link, str(escape(text))))
+
+
+def highlighted(text: str, span: list[int] | None) -> Markup:
+    """A passage with its answering sentence in ``<mark>``."""
+    if not span or len(span) != 2 or not 0 <= span[0] < span[1] <= len(text):
+        return escape(text)
+    start, end = span
+    return Markup(f"{escape(text[:start])}<mark>{escape(text[start:end])}</mark>"
+                  f"{escape(text[end:])}")
+
+
+def paragraphs(body: str) -> list[str]:
+    """An article body as its paragraphs (blank-line separated, else one per line)."""
+    blocks = [b.strip() for b in re.split(r"\n\s*\n", body) if b.strip()]
+    if len(blocks) <= 1:
+        blocks = [line.strip() for line in body.splitlines() if line.strip()]
+    return blocks
+
+
+def _chart(facts: list[dict[str, object]]) -> dict[str, object] | None:
+    chart = chart_from_facts(facts)
+    if chart is None:
+        return None
+    return {"svg": render_svg(chart), "summary": chart.summary, "title": chart.title}
+
+
+def _page_url(page: int) -> str:
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    args["page"] = str(page)
+    return f"{url_for('pages.articles')}?{urlencode(args)}"
+
+
+@pages.app_template_filter("day")
+def day(value: object) -> str:
+    """An ISO date-time as its day (``2026-01-29``); empty when unknown."""
+    return str(value)[:10] if value else ""
+
+
+@pages.app_template_global("describe_metric")
+def describe_metric(fact: dict[str, object]) -> str:
+    """What a fact measures, in words."""
+    return metric_label(fact.get("metric"), fact.get("side"), fact.get("direction"))  # type: ignore[arg-type]
+
+
+# -- routes ------------------------------------------------------------------------------------
+
+
+@pages.get("/")
+def ask() -> tuple[str, int] | str:
+    """The question box, and the answer with its citations when a question was asked."""
+    if "q" not in request.args:
+        return render_template("ask.html", question="", answer=None)
+    question = " ".join(request.args.get("q", "").split())
+    try:
+        answer = answer_data(question)
+    except KbError as error:
+        return render_template("ask.html", question=question, answer=None,
+                               error=error.detail), error.status
+    numbers = {c["n"] for c in answer["citations"]}
+    figures = answer["facts"] or cited_figures(answer)
+    return render_template("ask.html", question=question, answer=answer,
+                           answer_html=linked_answer(answer["answer"], numbers),
+                           figures=figures, from_passages=not answer["facts"],
+                           chart=_chart(figures), highlighted=highlighted)
+
+
+@pages.get("/articles")
+def articles() -> tuple[str, int] | str:
+    """Stored articles newest first, filtered by source, date range and entity, paginated."""
+    from api.routes import article_summary, date_filters, int_param, text_param
+
+    form = {name: (request.args.get(name) or "").strip()
+            for name in ("source", "since", "until", "entity")}
+    try:
+        page = int_param("page", 1, 1, 1_000_000)
+        filters = date_filters()
+        entity = text_param("entity")
+        if entity:
+            filters.entity = canonical(entity) or entity
+    except KbError as error:
+        return render_template("articles.html", form=form, items=[], total=0, page=1,
+                               pages=0, error=error.detail), error.status
+    found, total = _state().kb.store.list_articles(filters, (page - 1) * PER_PAGE, PER_PAGE)
+    items = [{**article_summary(s), "snippet": _snippet(s.article.body)} for s in found]
+    last = max(1, math.ceil(total / PER_PAGE))
+    return render_template(
+        "articles.html", form=form, items=items, total=total, page=page, pages=last,
+        prev_url=_page_url(page - 1) if page > 1 else None,
+        next_url=_page_url(page + 1) if page < last else None,
+        filtered=any(form.values()),
+    )
+
+
+def _snippet(body: str, limit: int = 220) -> str:
+    text = " ".join(body.split())
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + "…"
+
+
+@pages.get("/articles/<article_id>")
+def article(article_id: str) -> str:
+    """One article: body, figures, Q&A, teasers and related articles."""
+    data = article_data(article_id)
+    return render_template("article.html", article=data, paragraphs=paragraphs(data["body"]),
+                           chart=_chart(data["facts"]))
+
+
+@pages.route("/extract", methods=["GET", "POST"])
+def extract() -> tuple[str, int] | str:
+    """A form for pasted commentary or a URL; on POST, the figures found in it."""
+    if request.method == "GET" and "url" not in request.args:
+        return render_template("extract.html", text="", url="", result=None)
+    text, url = _extract_input()
+    try:
+        result = extract_data(text, url)
+    except (KbError, IngestError) as error:
+        detail = error.detail if isinstance(error, KbError) else str(error)
+        status = error.status if 400 <= error.status < 600 else 400
+        return render_template("extract.html", text=text, url=url, result=None,
+                               error=detail), status
+    return render_template("extract.html", text=text, url=url, result=result,
+                           chart=_chart(result["facts"]))
+
+
+def _extract_input() -> tuple[str, str]:
+    source = request.form if request.method == "POST" else request.args
+    return source.get("text", ""), source.get("url", "")
+
+
+@pages.route("/extract.csv", methods=["GET", "POST"])
+def extract_csv() -> Response:
+    """The figures of the submitted text or URL as a CSV download."""
+    result = extract_data(*_extract_input())
+    return Response(facts_csv(result["facts"]), mimetype="text/csv",
+                    headers={"Content-Disposition": 'attachment; filename="figures.csv"'})
+
+
+@pages.route("/extract.json", methods=["GET", "POST"])
+def extract_json() -> Response:
+    """The figures of the submitted text or URL as a JSON download."""
+    result = extract_data(*_extract_input())
+    body = json.dumps(result, ensure_ascii=False, indent=2, default=str)
+    return Response(body, mimetype="application/json",
+                    headers={"Content-Disposition": 'attachment; filename="figures.json"'})
+
+
+# -- errors ------------------------------------------------------------------------------------
+
+
+def error_page(status: int, message: str) -> tuple[str, int]:
+    """A page saying what went wrong, with the standard phrase of ``status`` as its heading."""
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Error"
+    return render_template("error.html", status=status, phrase=phrase, message=message), status
+
+
+@pages.errorhandler(KbError)
+def _kb_error(error: KbError) -> tuple[str, int]:
+    if error.status == 404:
+        return error_page(404, "There is no article with that id. It may have been deleted, "
+                               "or the link may be mistyped.")
+    return error_page(error.status, error.detail)
+
+
+@pages.errorhandler(IngestError)
+def _ingest_error(error: IngestError) -> tuple[str, int]:
+    return error_page(error.status if 400 <= error.status < 600 else 422, str(error))
+
+
+@pages.errorhandler(HTTPException)
+def _http_error(error: HTTPException) -> tuple[str, int]:
+    return error_page(error.code or 500, error.description or "")
+
+
+@pages.errorhandler(Exception)
+def _unexpected(error: Exception) -> tuple[str, int]:
+    if isinstance(error, HTTPException):
+        return _http_error(error)
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return error_page(500, "Something went wrong on the server while building this page. "
+                           "It has been logged; please try again.")

@@ -1,0 +1,256 @@
+"""The pages in a real headless Chromium, driven by Selenium against a real server on 127.0.0.1.
+
+The server is the session's ``kb serve`` (``live_server``) once ``create_app`` registers the pages
+blueprint; until then a werkzeug server thread serves ``create_app`` plus the blueprint. Every
+page visit fails on a console error; screenshots at 1280 and 375 px wide go to
+``test-artifacts/screenshots/``. Skipped only when /usr/bin/chromium is not installed.
+"""
+
+from __future__ import annotations
+
+import csv
+import inspect
+import io
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from conftest import ROOT, SEED_PAGE, copy_data_dir
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+SEED_QUESTION = ("Which exchanges accounted for the largest share of forced liquidations during "
+                 "recent spikes?")
+DESKTOP, PHONE = 1280, 375
+WAIT = 60.0
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+                       reason="needs Debian's chromium and chromium-driver in /usr/bin "
+                              "(apt-get install chromium chromium-driver)"),
+]
+
+webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+
+def pages_registered() -> bool:
+    """Whether ``create_app`` itself registers the pages (so ``kb serve`` serves them)."""
+    from api import create_app
+
+    return "register_blueprint(pages)" in inspect.getsource(create_app)
+
+
+@pytest.fixture(scope="module")
+def base_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+             ) -> Iterator[str]:
+    """The root URL of a real HTTP server serving the pages and the API."""
+    if pages_registered():
+        yield request.getfixturevalue("live_server").base_url
+        return
+    from werkzeug.serving import make_server
+
+    from api import create_app
+    from api.pages import pages
+    from kb.knowledge import KnowledgeBase
+
+    built, embedder = request.getfixturevalue("built_kb_dir"), request.getfixturevalue("embedder")
+    data_dir = copy_data_dir(built, tmp_path_factory.mktemp("browser") / "data")
+    app = create_app({"data_dir": str(data_dir), "kb": KnowledgeBase(data_dir, embedder=embedder)})
+    app.register_blueprint(pages)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def downloads() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="kb-downloads-") as folder:
+        yield Path(folder)
+
+
+@pytest.fixture(scope="module")
+def browser(downloads: Path) -> Iterator[webdriver.Chrome]:
+    """Headless Chromium with a fresh profile, no network extras, and its console log kept."""
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    profile = tempfile.mkdtemp(prefix="kb-chromium-")
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    # The service path keeps Selenium Manager from looking for (or downloading) a driver.
+    driver = webdriver.Chrome(options=options,
+                              service=Service(executable_path=str(CHROMEDRIVER)))
+    driver.execute_cdp_cmd("Browser.setDownloadBehavior",
+                           {"behavior": "allow", "downloadPath": str(downloads)})
+    driver.set_window_size(DESKTOP, 900)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def console_errors(driver: webdriver.Chrome, expected_status_url: str | None = None) -> list[str]:
+    """SEVERE console entries since the last call, except the page's own expected error status."""
+    found = []
+    for entry in driver.get_log("browser"):
+        if entry["level"] != "SEVERE":
+            continue
+        if (expected_status_url and entry.get("source") == "network"
+                and entry["message"].startswith(expected_status_url + " ")):
+            continue
+        found.append(entry["message"])
+    return found
+
+
+def visit(driver: webdriver.Chrome, url: str) -> None:
+    driver.get_log("browser")  # forget what earlier pages logged
+    driver.get(url)
+
+
+def wait_for(driver: webdriver.Chrome, css: str) -> None:
+    WebDriverWait(driver, WAIT).until(lambda d: d.find_elements(By.CSS_SELECTOR, css))
+
+
+def path_of(url: str) -> str:
+    return urlsplit(url).path
+
+
+def seed_article_id(base_url: str) -> str:
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(f"{base_url}/api/articles?source=ambcrypto&per_page=100") as r:
+        listed = json.load(r)["articles"]
+    first_line = SEED_PAGE.read_text(encoding="utf-8").splitlines()[0].strip()
+    return next(a["id"] for a in listed if a["title"] == first_line)
+
+
+def test_ask_seed_question_shows_answer_figures_chart_and_citations(
+        browser: webdriver.Chrome, base_url: str) -> None:
+    visit(browser, base_url + "/")
+    box = browser.find_element(By.CSS_SELECTOR, "input#q")
+    box.send_keys(SEED_QUESTION, Keys.ENTER)
+    wait_for(browser, ".answer-text")
+    answer = browser.find_element(By.CSS_SELECTOR, ".answer-text").text
+    assert "Hyperliquid" in answer and "Binance" in answer
+    table = browser.find_element(By.CSS_SELECTOR, "table.figures").text
+    assert "Hyperliquid" in table and "$59 million" in table
+    chart = browser.find_element(By.CSS_SELECTOR, "svg.chart")
+    assert chart.get_attribute("role") == "img" and chart.size["width"] > 200
+    assert "Hyperliquid" in chart.find_element(By.TAG_NAME, "desc").get_attribute("textContent")
+    assert console_errors(browser) == []
+
+    marker = browser.find_element(By.CSS_SELECTOR, ".answer-text a.cite-ref")
+    target = marker.get_attribute("href").split("#")[1]
+    marker.click()
+    assert browser.execute_script("return location.hash") == f"#{target}"
+    cited = browser.find_element(By.ID, target).find_element(By.CSS_SELECTOR, "a.citation-title")
+    title = cited.text
+    cited.click()
+    WebDriverWait(browser, WAIT).until(lambda d: path_of(d.current_url).startswith("/articles/"))
+    assert path_of(browser.current_url) == f"/articles/{seed_article_id(base_url)}"
+    assert browser.find_element(By.TAG_NAME, "h1").text == title
+    assert console_errors(browser) == []
+
+
+def test_related_article_link_opens_that_article(browser: webdriver.Chrome,
+                                                 base_url: str) -> None:
+    seed_id = seed_article_id(base_url)
+    visit(browser, f"{base_url}/articles/{seed_id}")
+    link = browser.find_element(By.CSS_SELECTOR, "a.related-link")
+    title, href = link.text, link.get_attribute("href")
+    assert path_of(href) != f"/articles/{seed_id}"
+    link.click()
+    WebDriverWait(browser, WAIT).until(lambda d: d.current_url == href)
+    assert browser.find_element(By.TAG_NAME, "h1").text == title
+    assert console_errors(browser) == []
+
+
+def test_extract_pasted_seed_text_and_download_csv(browser: webdriver.Chrome, base_url: str,
+                                                   downloads: Path) -> None:
+    visit(browser, base_url + "/extract")
+    area = browser.find_element(By.ID, "text")
+    # Setting the value is what a paste does; typing 10,000 characters would only be slower.
+    browser.execute_script("arguments[0].value = arguments[1];", area,
+                           SEED_PAGE.read_text(encoding="utf-8"))
+    browser.find_element(By.CSS_SELECTOR, ".extract-form button[type=submit]").click()
+    wait_for(browser, "table.figures")
+    rows = [row.text for row in browser.find_elements(By.CSS_SELECTOR, "table.figures tbody tr")]
+    assert any("Hyperliquid" in r and "$59 million" in r and "long liquidations" in r
+               for r in rows), rows
+    assert console_errors(browser) == []
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for width in (DESKTOP, PHONE):
+        browser.set_window_size(width, 2400)
+        browser.save_screenshot(str(SCREENSHOTS / f"extract-result-{width}.png"))
+        assert browser.execute_script(
+            "const e = document.documentElement; return e.scrollWidth <= e.clientWidth;")
+    browser.set_window_size(DESKTOP, 900)
+
+    for old in downloads.glob("*"):
+        old.unlink()
+    browser.find_element(By.ID, "download-csv").click()
+    saved = downloads / "figures.csv"
+    deadline = time.monotonic() + WAIT
+    while not saved.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert saved.exists(), f"no CSV downloaded; found {os.listdir(downloads)}"
+    table = list(csv.DictReader(io.StringIO(saved.read_text(encoding="utf-8"))))
+    assert len(table) == len(rows)
+    assert any(r["entity"] == "Hyperliquid" and r["side"] == "long"
+               and r["metric"] == "liquidations" and float(r["value"]) == 59e6 for r in table)
+
+
+PAGES = {
+    "ask": "/",
+    "answer": "/?q=" + SEED_QUESTION.replace(" ", "+").replace("?", "%3F"),
+    "articles": "/articles",
+    "articles-filtered": "/articles?entity=Binance",
+    "article": "/articles/{seed}",
+    "extract": "/extract",
+    "not-found": "/articles/000000000000",
+    "empty-question": "/?q=",
+}
+EXPECTED_ERRORS = {"not-found", "empty-question"}
+
+
+@pytest.mark.parametrize("width", [DESKTOP, PHONE], ids=["desktop", "phone"])
+@pytest.mark.parametrize("name", list(PAGES))
+def test_page_layout_and_screenshot(browser: webdriver.Chrome, base_url: str, name: str,
+                                    width: int) -> None:
+    url = base_url + PAGES[name].format(seed=seed_article_id(base_url))
+    browser.set_window_size(width, 900)
+    try:
+        visit(browser, url)
+        wait_for(browser, "main h1")
+        scroll_width, client_width = browser.execute_script(
+            "const e = document.documentElement; return [e.scrollWidth, e.clientWidth];")
+        height = browser.execute_script("return document.documentElement.scrollHeight;")
+        browser.set_window_size(width, min(max(height, 600) + 140, 6000))
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(SCREENSHOTS / f"{name}-{width}.png"))
+        assert scroll_width <= client_width, (
+            f"{name} scrolls sideways at {width} px: content is {scroll_width} px wide")
+        assert console_errors(browser, url if name in EXPECTED_ERRORS else None) == []
+        assert browser.find_element(By.CSS_SELECTOR, "link[rel=stylesheet]")
+        assert "Traceback" not in browser.page_source
+    finally:
+        browser.set_window_size(DESKTOP, 900)

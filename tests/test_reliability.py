@@ -1,0 +1,187 @@
+"""Reliability of kb.knowledge: ingests killed with SIGKILL heal on the next open, and searches
+running beside an ingest (threads, or another process) all succeed.
+
+Uses the session fixtures of conftest.py (one loaded model). The kill test runs `kb ingest` over
+the whole of ../shared/corpus/articles.jsonl in subprocesses; it takes a minute or two.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import copy_model_into
+
+from ingest.sources import read_sources
+from kb.embedding import MODEL_DIM, Embedder
+from kb.knowledge import KnowledgeBase
+from kb.search import MODES, search
+from kb.store import Store
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT.parent / "shared" / "corpus" / "articles.jsonl"
+KILLS = 4
+KILL_BUDGET_S = 60.0
+# Delays before each kill: long enough to get past the model load sometimes, short enough to
+# land in the middle of article commits and index saves.
+KILL_DELAY_S = (3.0, 13.0)
+SEED = int(os.environ.get("KB_KILL_SEED", random.randrange(10**6)))
+QUERIES = ("bitcoin liquidations", "ether ETF inflows", "stablecoin supply",
+           "funding rates turned negative", "exchange hack losses")
+
+
+class RandomEmbedder:
+    """Random unit vectors: counts of articles, passages and facts need no real embeddings."""
+
+    dim = MODEL_DIM
+
+    def encode_passages(self, texts: list[str], **_: object) -> np.ndarray:
+        """A random unit vector per text."""
+        vectors = np.random.default_rng(len(texts)).standard_normal((len(texts), MODEL_DIM))
+        return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def reference_counts(tmp_path_factory: pytest.TempPathFactory, model_data_dir: Path) -> dict:
+    """Articles, passages and facts after one uninterrupted ingest of the corpus."""
+    data_dir = tmp_path_factory.mktemp("kb-reference")
+    copy_model_into(model_data_dir, data_dir)
+    kb = KnowledgeBase(data_dir, embedder=RandomEmbedder())
+    kb.ingest(read_sources([str(CORPUS)]))
+    assert kb.consistency_problems() == []
+    return kb.stats()
+
+
+def shape_problems(store: Store) -> list[str]:
+    """Articles with no passages, passages not numbered 0, 1, 2, ..., or offsets off the body."""
+    problems = []
+    for article_id in store.article_ids():
+        body = store.get_article(article_id).article.body
+        passages = sorted((p.passage for p in
+                           store.get_passages(store.article_passage_ids(article_id)).values()),
+                          key=lambda p: p.ordinal)
+        if not passages or [p.ordinal for p in passages] != list(range(len(passages))):
+            problems.append(f"{article_id}: ordinals {[p.ordinal for p in passages]}")
+        problems += [f"{article_id}#{p.ordinal}: offsets do not slice the body"
+                     for p in passages if body[p.start : p.end] != p.text]
+    return problems
+
+
+def ingest_process(data_dir: Path, log: Path) -> subprocess.Popen:
+    """`python -m kb --data-dir DATA_DIR ingest CORPUS -q`, its output going to ``log``."""
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "kb", "--data-dir", str(data_dir), "ingest", str(CORPUS), "-q"],
+            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+
+
+def check_after_restart(data_dir: Path, embedder: Embedder) -> dict:
+    """Open the directory as a restarted process would (repairing it); fail on any disagreement."""
+    kb = KnowledgeBase(data_dir, embedder=embedder)
+    assert kb.consistency_problems() == []
+    assert shape_problems(kb.store) == []
+    counts = kb.stats()
+    kb.store.close()
+    return counts
+
+
+def keyword_searches_until(deadline: float, store_dir: Path, embedder: Embedder) -> int:
+    """Keyword searches from this process while another one writes; returns how many ran."""
+    kb = KnowledgeBase(store_dir, embedder=embedder)
+    done = 0
+    while time.monotonic() < deadline:
+        search(kb, QUERIES[done % len(QUERIES)], k=5, mode="keyword")
+        done += 1
+        time.sleep(0.05)
+    kb.store.close()
+    return done
+
+
+def test_killed_ingests_heal_and_finish_with_the_same_counts(
+        tmp_path: Path, model_data_dir: Path, embedder: Embedder,
+        reference_counts: dict) -> None:
+    data_dir = tmp_path / "data"
+    copy_model_into(model_data_dir, data_dir)
+    log = tmp_path / "ingest.log"
+    rng = random.Random(SEED)
+    started = time.monotonic()
+    seen: list[int] = []
+    searches = 0
+    while len(seen) < KILLS and time.monotonic() - started < KILL_BUDGET_S:
+        process = ingest_process(data_dir, log)
+        # Searching from this process meanwhile: SQLite must never answer "database is locked".
+        searches += keyword_searches_until(time.monotonic() + rng.uniform(*KILL_DELAY_S),
+                                           data_dir, embedder)
+        if process.poll() is not None:
+            break  # it finished before the kill; the checks below still apply
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        seen.append(check_after_restart(data_dir, embedder)["articles"])
+    assert len(seen) >= 3, f"only {len(seen)} kills landed (seed {SEED}); log:\n{log.read_text()}"
+    assert any(0 < n < reference_counts["articles"] for n in seen), (
+        f"no kill landed mid-ingest (articles after each kill: {seen}, seed {SEED})")
+    assert searches > 0
+
+    finished = subprocess.run(
+        [sys.executable, "-m", "kb", "--data-dir", str(data_dir), "ingest", str(CORPUS), "-q"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    assert check_after_restart(data_dir, embedder) == reference_counts, f"seed {SEED}"
+
+
+def test_searches_during_an_ingest_all_succeed(tmp_path: Path, model_data_dir: Path,
+                                               embedder: Embedder) -> None:
+    data_dir = tmp_path / "data"
+    copy_model_into(model_data_dir, data_dir)
+    items = [item for item in read_sources([str(CORPUS)]) if not isinstance(item, Exception)]
+    kb = KnowledgeBase(data_dir, embedder=embedder)
+    kb.ingest(items[:3])
+    # A second knowledge base over the same directory stands in for another process (its own
+    # SQLite connections and its own copy of the indexes, reloaded when the files change).
+    beside = KnowledgeBase(data_dir, embedder=embedder)
+    errors: list[BaseException] = []
+    counts = {"searches": 0}
+    ingesting = threading.Event()
+    ingesting.set()
+
+    def ingest() -> None:
+        try:
+            kb.ingest(items[3:60])
+        except BaseException as error:  # noqa: BLE001 - reported by the test thread
+            errors.append(error)
+        finally:
+            ingesting.clear()
+
+    def searcher(number: int, target: KnowledgeBase) -> None:
+        turn = number
+        while ingesting.is_set():
+            try:
+                search(target, QUERIES[turn % len(QUERIES)], k=5, mode=MODES[turn % len(MODES)])
+                counts["searches"] += 1
+            except BaseException as error:  # noqa: BLE001 - reported by the test thread
+                errors.append(error)
+                return
+            turn += 1
+
+    threads = [threading.Thread(target=ingest)] + [
+        threading.Thread(target=searcher, args=(n, kb if n % 2 else beside)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert not any(thread.is_alive() for thread in threads)
+    assert errors == []
+    assert counts["searches"] >= 8
+    assert kb.consistency_problems() == []
+    assert beside.stats() == kb.stats()
+    assert len(beside.passage_index()) == kb.stats()["passages"]
