@@ -13,12 +13,15 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from ingest.facts_attribution import (
+    ASSET_SUBJECT_DOMINANCE,
+    ASSET_SUBJECT_TYPES,
     SIDED_METRICS,
     anaphora_entity,
     attributable,
     candidate_name,
     choose_entity,
     document_subject,
+    document_venue,
     segment_index,
     segments_of,
     side_of,
@@ -138,6 +141,8 @@ class _ArticleState:
     last_coin: str | None = None
     seen_sentences: set[str] = field(default_factory=set)
     subject: Mention | None = None
+    asset_subject: Mention | None = None
+    venue: Mention | None = None
     topic: str | None = None
 
 
@@ -146,8 +151,13 @@ def extract_facts(text: str) -> list[Fact]:
     gazetteer = load_gazetteer()
     spans = sentence_spans(text)
     sentences = [text[a:b] for a, b in spans]
+    mentions = [_mentions_of(s) for s in sentences]
     state = _ArticleState(
-        subject=document_subject([_mentions_of(s) for s in sentences], sentences),
+        subject=document_subject(mentions, sentences),
+        asset_subject=document_subject(
+            mentions, sentences, ASSET_SUBJECT_TYPES, ASSET_SUBJECT_DOMINANCE
+        ),
+        venue=document_venue(mentions),
         topic=document_topic([_cues_of(s) for s in sentences]),
     )
     facts: list[Fact] = []
@@ -580,10 +590,14 @@ def _entity_for(
         mention = anaphora_entity(sentence, len(sentence), state.history) or mention
     if mention is None and not mentions and subject_fits(sentence, state.subject, metric):
         mention = state.subject
+    if metric == "options_notional":
+        mention = _options_owner(sentence, mentions, mention, state)
     if mention is None and metric in {"price", "price_change", "supply"}:
         mention = next(
             (m for m in reversed(state.history) if m.type in _PRICE_LIKE_ASSET_TYPES), None
         )
+    if mention is None and not mentions and subject_fits(sentence, state.asset_subject, metric):
+        mention = state.asset_subject
     if mention is not None:
         return mention.name, mention.type
     if _is_heading(sentence):
@@ -593,6 +607,34 @@ def _entity_for(
     if name and load_gazetteer().lookup(name) is None:
         return name, "candidate"
     return None, None
+
+
+_COMBINED = re.compile(r"\b(?:combined|total|together|in all)\b", re.IGNORECASE)
+_ASSET_LIST_GAP = re.compile(r"\)?\s*(?:\([^()]{1,12}\)\s*)?(?:,\s*(?:and\s+)?|and\s+|&\s*)")
+
+
+def _options_owner(
+    sentence: str, mentions: list[Mention], chosen: Mention | None, state: _ArticleState
+) -> Mention | None:
+    """Options on a list of assets ("BTC and ETH options") or a combined total are counted at
+    their venue, the exchange the article reports from; options on one asset are that asset's."""
+    listed = (
+        chosen is not None and chosen.type == "asset" and _in_asset_list(sentence, chosen, mentions)
+    )
+    if listed or (chosen is None and _COMBINED.search(sentence)):
+        return state.venue
+    return chosen
+
+
+def _in_asset_list(sentence: str, chosen: Mention, mentions: list[Mention]) -> bool:
+    """Whether ``chosen`` is joined with a different asset in a list: "Bitcoin (BTC) and ETH"."""
+    assets = [m for m in mentions if m.type == "asset"]
+    return any(
+        a.name != b.name
+        and (chosen.start == b.start or (chosen.name == a.name and chosen.start <= a.start))
+        and _ASSET_LIST_GAP.fullmatch(sentence[a.end : b.start])
+        for a, b in zip(assets, assets[1:], strict=False)
+    )
 
 
 def _is_heading(sentence: str) -> bool:

@@ -468,7 +468,10 @@ _LEAD_SENTENCES = 3
 
 
 def document_subject(
-    mentions_per_sentence: list[tuple[Mention, ...]], sentences: list[str]
+    mentions_per_sentence: list[tuple[Mention, ...]],
+    sentences: list[str],
+    types: frozenset[str] = _SUBJECT_TYPES,
+    dominance: float = 2.0,
 ) -> Mention | None:
     """The company an article is plainly about: named most, in its lead above all.
 
@@ -483,7 +486,7 @@ def document_subject(
     ):
         weight = 2.0 if index < _LEAD_SENTENCES else 1.0
         for mention in mentions:
-            if mention.type not in _SUBJECT_TYPES or not attributable(sentence, mention):
+            if mention.type not in types or not attributable(sentence, mention):
                 continue
             counts[mention.name] = counts.get(mention.name, 0.0) + weight
             first.setdefault(mention.name, mention)
@@ -492,12 +495,47 @@ def document_subject(
     ranked = sorted(counts.items(), key=lambda item: -item[1])
     name, score = ranked[0]
     runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
-    if score < 4 or score < 2 * runner_up:
+    if score < 4 or score < dominance * runner_up:
         return None
     return first[name]
 
 
-_SUBJECT_METRICS = {"company": frozenset({"holdings", "purchase", "other", "interest_rate"})}
+# An asset is the subject of a piece about it alone ("XRP derivatives saw…"), but market-wide
+# reports name Bitcoin throughout too: it must outweigh every other asset three to one, and it
+# only stands in for figures of single-asset measures in sentences naming no one and nothing
+# market-wide.
+ASSET_SUBJECT_TYPES = frozenset({"asset"})
+ASSET_SUBJECT_DOMINANCE = 3.0
+
+
+def document_venue(mentions_per_sentence: list[tuple[Mention, ...]]) -> Mention | None:
+    """The exchange an article names most (strictly), taken as the venue of options it reports."""
+    counts: dict[str, int] = {}
+    first: dict[str, Mention] = {}
+    for mention in (m for mentions in mentions_per_sentence for m in mentions):
+        if mention.type == "exchange":
+            counts[mention.name] = counts.get(mention.name, 0) + 1
+            first.setdefault(mention.name, mention)
+    ranked = sorted(counts.values(), reverse=True)
+    if not ranked or (len(ranked) > 1 and ranked[0] == ranked[1]):
+        return None
+    return first[max(counts, key=lambda name: counts[name])]
+
+
+_SUBJECT_METRICS = {
+    "company": frozenset({"holdings", "purchase", "other", "interest_rate"}),
+    "asset": frozenset(
+        {
+            "open_interest",
+            "funding_rate",
+            "long_short_ratio",
+            "liquidations",
+            "liquidated_traders",
+            "volume",
+            "price_change",
+        }
+    ),
+}
 # Sentences that speak of the whole market are not about the article's subject.
 _MARKET_WIDE = re.compile(
     r"\b(?:market|markets|total|overall|across|crypto|cryptocurrenc\w*|altcoins?|all|sector|"
@@ -506,10 +544,16 @@ _MARKET_WIDE = re.compile(
 )
 
 
+# Bitcoin leads every market report: its name throughout a liquidation or volume report does
+# not make the report's totals Bitcoin's, as another coin's name throughout does.
+_BELLWETHER = "Bitcoin"
+_MARKET_TOTALS = frozenset({"liquidations", "liquidated_traders", "volume"})
+
+
 def subject_fits(sentence: str, subject: Mention | None, metric: str) -> bool:
     """Whether a figure with no named owner in its sentence is about the article's subject."""
-    return (
-        subject is not None
-        and metric in _SUBJECT_METRICS.get(subject.type, frozenset())
-        and not _MARKET_WIDE.search(sentence)
-    )
+    if subject is None or _MARKET_WIDE.search(sentence):
+        return False
+    if subject.name == _BELLWETHER and metric in _MARKET_TOTALS:
+        return False
+    return metric in _SUBJECT_METRICS.get(subject.type, frozenset())

@@ -7,13 +7,11 @@ assembled from the facts and sentences of those passages. Nothing is generated t
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass, field
-
-import numpy as np
 
 from ingest.records import Fact
 from ingest.sentences import sentence_spans
+from kb.answer_articles import rank_articles
 from kb.answer_evidence import (
     Reading,
     Sentence,
@@ -25,6 +23,7 @@ from kb.answer_evidence import (
     read_terms,
     terms_of,
 )
+from kb.answer_similarity import similarities
 from kb.knowledge import KnowledgeBase
 from kb.questions import Intent, read_question
 from kb.search import Hit, search
@@ -32,15 +31,11 @@ from kb.store import Filters, StoredPassage
 
 # Below this cosine, with no keyword match either, the best passage is not about the question.
 MIN_DENSE_SCORE = 0.30
-# Hits retrieved at least, and the distinct articles whose every sentence is considered.
-ANSWER_DEPTH = 5
+# Passages retrieved to find candidate articles; articles whose every sentence is considered.
+ANSWER_DEPTH = 20
 ANSWER_ARTICLES = 3
 # An explain answer adds its second-best sentence when it scores at least this share of the best.
 EXPLAIN_SECOND_SHARE = 0.5
-# Sentences of the best article embedded for explain questions, and how many vectors are kept.
-SIMILARITY_SENTENCES = 24
-SENTENCE_CACHE_SIZE = 20_000
-_SENTENCE_VECTORS: OrderedDict[str, np.ndarray] = OrderedDict()
 NOTHING_FOUND = "I found nothing in the stored commentary that answers this question."
 
 _METRIC_LABELS = {
@@ -189,13 +184,17 @@ def answer_question(
         return Answer(question, NOTHING_FOUND, "none")
     intent = read_question(question)
     reading = read_terms(question, intent)
-    articles = list(dict.fromkeys(hit.article_id for hit in hits))[:ANSWER_ARTICLES]
+    candidates = rank_articles(kb, hits, reading)
+    articles = [candidate.article_id for candidate in candidates][:ANSWER_ARTICLES]
     sentences = article_sentences(kb, articles)
     if intent.kind == "explain":
-        reading.similarity = _similarities(kb, question, sentences)
+        reading.similarity = similarities(kb, question, sentences)
     ranked = rank_sentences(sentences, reading)
     if not ranked:
         return Answer(question, NOTHING_FOUND, "none")
+    # Passages of the answering articles come first, each article's in retrieval order.
+    order = {article_id: n for n, article_id in enumerate(articles)}
+    hits = sorted(hits, key=lambda hit: order.get(hit.article_id, len(order)))
     book = _CitationBook(kb, hits, k)
     if intent.kind == "ranking":
         answer = _entity_answer(question, reading, ranked, book)
@@ -205,23 +204,6 @@ def answer_question(
         answer = _explain_answer(question, ranked, book)
     answer.citations = book.citations(reading)
     return answer
-
-
-def _similarities(kb: KnowledgeBase, question: str, sentences: list[Sentence]) -> dict[int, float]:
-    """Cosine of the question with each sentence of the best article (vectors cached by text)."""
-    top = [s for s in sentences if s.article_rank == 0][:SIMILARITY_SENTENCES]
-    missing = list(dict.fromkeys(s.text for s in top if s.text not in _SENTENCE_VECTORS))
-    if missing:
-        for text, vector in zip(missing, kb.embedder.encode_passages(missing), strict=True):
-            _SENTENCE_VECTORS[text] = vector
-        while len(_SENTENCE_VECTORS) > SENTENCE_CACHE_SIZE:
-            _SENTENCE_VECTORS.popitem(last=False)
-    query = kb.embedder.encode_query(question)
-    return {
-        s.body_start: float(np.dot(query, _SENTENCE_VECTORS[s.text]))
-        for s in top
-        if s.text in _SENTENCE_VECTORS
-    }
 
 
 def _relevant(hit: Hit, question: str) -> bool:

@@ -201,6 +201,19 @@ SIMILARITY_WEIGHT = 1.0
 RESTATING_OVERLAP = 0.5
 # Score lost per step down the retrieved articles: the best-retrieved article is usually the one.
 ARTICLE_RANK_PENALTY = 0.8
+# An explain candidate whose words are less than this share new to the question restates it
+# ("Traders are monitoring whether … broader market weakness" for "What are traders monitoring to
+# gauge broader market weakness?"); it loses RESTATING_WEIGHT per missing share.
+NOVEL_SHARE = 0.7
+RESTATING_WEIGHT = 3.0
+# Openers that make a sentence continue the one before it ("This suggests …", "As a result …").
+_CONTINUING = re.compile(
+    r"^(?:this|that|these|those|such|it|as a result|consequently|in turn|which)\b", re.IGNORECASE
+)
+# Openers that make a sentence the consequence of the one before it: the reason comes first.
+_CONSEQUENCE = re.compile(
+    r"^(?:as such|therefore|thus|hence|so|as a result|consequently|accordingly)\b", re.IGNORECASE
+)
 
 
 @dataclass
@@ -231,6 +244,7 @@ class Reading:
     loaded: bool = False  # the question carries its own context (figures, many words)
     why: bool = False
     similarity: dict[int, float] = field(default_factory=dict)  # sentence body_start -> cosine
+    context_follows: bool = False  # the context sentence opens as a consequence ("As such, …")
 
 
 def terms_of(text: str) -> set[str]:
@@ -319,6 +333,18 @@ def _overlap(sentence: Sentence, terms: set[str]) -> float:
         ):
             found += 1
     return found / (len(terms) or 1)
+
+
+def novelty(sentence: Sentence, reading: Reading) -> float:
+    """Share of the sentence's content words that the question does not use."""
+    if not sentence.terms:
+        return 0.0
+    return len(sentence.terms - reading.terms) / len(sentence.terms)
+
+
+def continues(sentence: Sentence) -> bool:
+    """Whether the sentence opens by referring back to the one before it."""
+    return bool(_CONTINUING.match(sentence.text))
 
 
 def _stated_share(sentence: Sentence, intent: Intent) -> float:
@@ -430,8 +456,14 @@ def score_sentence(sentence: Sentence, reading: Reading, context_order: int | No
         )
         score += SIMILARITY_WEIGHT * reading.similarity.get(sentence.body_start, 0.0)
         score += 0.2 if new_names(sentence, reading) else 0.0
+        score -= RESTATING_WEIGHT * max(0.0, NOVEL_SHARE - novelty(sentence, reading))
         score += 0.3 if near else 0.0
         score += 0.2 if near and after == 1 else 0.0
+        # "… This suggests that …": the sentence right after the premise says what it means.
+        score += 0.3 if near and after == 1 and continues(sentence) else 0.0
+        # "… As such, it's hard to say …": the premise follows from the sentence before it.
+        before = after == -1 and sentence.article_rank == 0
+        score += 0.5 if before and reading.context_follows else 0.0
         # The sentence restating a why-question's premise rarely says why.
         score -= 0.5 if is_context and (reading.loaded or reading.why) else 0.0
     return score
@@ -455,5 +487,9 @@ def context_sentence(sentences: list[Sentence], reading: Reading) -> int | None:
 def rank_sentences(sentences: list[Sentence], reading: Reading) -> list[tuple[float, Sentence]]:
     """Sentences with their scores, best first."""
     context_order = context_sentence(sentences, reading)
+    reading.context_follows = any(
+        s.article_rank == 0 and s.order == context_order and _CONSEQUENCE.match(s.text)
+        for s in sentences
+    )
     scored = [(score_sentence(s, reading, context_order), s) for s in sentences]
     return sorted(scored, key=lambda item: (-item[0], item[1].article_rank, item[1].order))

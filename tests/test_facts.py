@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -368,3 +369,69 @@ def test_company_subject_owns_unattributed_deal_figures():
         "Strategy plans more buys. About $140 million came from the sale of preferred shares."
     )
     assert find(extract_facts(text), 140e6)[0].entity == "Strategy"
+
+
+def _by_text(text: str) -> dict[str, object]:
+    """Entity of each fact of ``text``, keyed by the fact's words."""
+    return {f.text: f.entity for f in extract_facts(text)}
+
+
+def test_options_on_a_list_of_assets_belong_to_the_venue():
+    text = (
+        "Deribit data shows the exchange lists most crypto options. "
+        "Over $5 billion in Bitcoin (BTC) and Ethereum (ETH) options expire today on Deribit."
+    )
+    assert _by_text(text)["Over $5 billion"] == "Deribit"
+
+
+def test_options_on_one_asset_stay_with_the_asset():
+    text = "Deribit reports the expiry. About $3.5 billion in Bitcoin options expire on Friday."
+    assert _by_text(text)["About $3.5 billion"] == "Bitcoin"
+
+
+def test_combined_options_total_without_names_belongs_to_the_venue():
+    text = (
+        "Deribit lists the contracts. Bitcoin options lead the expiry on Deribit. "
+        "Last week's options expiries came in at $3.6 billion combined."
+    )
+    assert _by_text(text)["$3.6 billion"] == "Deribit"
+
+
+_ASSET_PIECE = (
+    "Solana derivatives drew attention today. Solana traders were busy. "
+    "Solana futures led the move, and Solana funding stayed positive. {}"
+)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "entity"),
+    [
+        ("Open interest dipped by 0.3% over the day.", "Solana"),
+        ("About $8.6 million in positions were liquidated in this period.", "Solana"),
+        ("Total liquidations across the crypto market reached $80 million.", None),
+    ],
+)
+def test_dominant_asset_is_subject_of_unowned_single_asset_figures(sentence, entity):
+    fact = [f for f in extract_facts(_ASSET_PIECE.format(sentence)) if f.sentence == sentence]
+    assert fact[0].entity == entity
+
+
+def test_bitcoin_named_throughout_does_not_own_market_liquidations():
+    text = (
+        "Bitcoin slid today. Bitcoin traders were hit as Bitcoin fell. Bitcoin led the drop. "
+        "Some $212 million in short positions were liquidated in this period."
+    )
+    assert _by_text(text)["Some $212 million"] is None
+
+
+def test_find_cues_equals_running_every_cue_pattern_on_corpus_text():
+    import json
+
+    from ingest.facts_metrics import METRIC_CUES, find_cues
+
+    patterns = {m: re.compile(p.pattern, re.IGNORECASE | re.ASCII) for m, p in METRIC_CUES.items()}
+    with open(SHARED / "corpus" / "articles.jsonl", encoding="utf-8") as handle:
+        texts = [json.loads(line)["text"] for line in handle][:150]
+    for text in texts:
+        expected = [(m, x.span()) for m, p in patterns.items() for x in p.finditer(text)]
+        assert [(c.metric, (c.start, c.end)) for c in find_cues(text)] == expected

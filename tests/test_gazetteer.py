@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from ingest.gazetteer import (
@@ -11,6 +13,7 @@ from ingest.gazetteer import (
     find_mentions,
     gazetteer_from_json,
     load_gazetteer,
+    trie_pattern,
 )
 
 
@@ -99,3 +102,31 @@ def test_trading_pairs_are_not_mentions():
 def test_unknown_type_is_refused():
     with pytest.raises(ValueError, match="accepted types"):
         gazetteer_from_json({"entities": [{"name": "X", "type": "planet"}]})
+
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("share of", ["share of"]),
+        ("market share", ["share"]),
+        ("shares", ["share"]),
+        ("sha", []),
+    ],
+)
+def test_trie_pattern_finds_the_longest_word_at_each_place(text, found):
+    pattern = re.compile(trie_pattern(["share", "share of", "shift"]))
+    assert [m.group(0) for m in pattern.finditer(text)] == found
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("Grayscale Bitcoin Trust and BTC", ["Grayscale GBTC", "Bitcoin"]),
+        ("$TRUMP rallied", ["Official Trump"]),
+        ("U.S. spot ETFs", ["United States"]),
+        ("MicroStrategy's stash", ["Strategy"]),
+    ],
+)
+def test_find_mentions_reads_multiword_ticker_and_dotted_aliases(text, names):
+    assert [m.name for m in find_mentions(text)] == names
