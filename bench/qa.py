@@ -2,7 +2,10 @@
 
 Usage: python bench/qa.py [--data-dir DIR] [--show-wrong]
 Builds (or reuses) a data directory from ../shared/corpus/articles.jsonl and the seed page, then
-asks every dev and seed question through the same code path the API uses (kb.answer).
+asks every dev and seed question through the same code path the API uses (kb.answer). Last, it
+times answer_question on the dev questions cold (the query-vector cache emptied before each ask;
+once with the per-article sentence vectors kept, once with them dropped too), against plain
+hybrid search of the same questions as the baseline.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -28,7 +32,9 @@ from bench.answer_scoring import (  # noqa: E402
 from ingest.pagetext import parse_page_text  # noqa: E402
 from ingest.sources import read_sources  # noqa: E402
 from kb.answer import answer_question  # noqa: E402
+from kb.answer_similarity import clear_cache  # noqa: E402
 from kb.knowledge import KnowledgeBase  # noqa: E402
+from kb.search import search  # noqa: E402
 
 
 def main() -> int:
@@ -70,7 +76,49 @@ def main() -> int:
                 f"{kind:10} {s['n']:>4} {s['hit@1']:>7.3f} {s['hit@5']:>7.3f} "
                 f"{s['mrr@10']:>7.3f} {s['accuracy']:>7.3f}"
             )
+    _print_latency(kb, [q["question"] for q in load_questions("dev-questions.jsonl")])
     return 0
+
+
+def _cold_times(ask, questions: list[str], before) -> list[float]:
+    """Milliseconds of ``ask`` per question, ``before`` emptying caches ahead of each."""
+    times = []
+    for question in questions:
+        before()
+        started = time.perf_counter()
+        ask(question)
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def _print_latency(kb: KnowledgeBase, questions: list[str]) -> None:
+    def empty_query_cache() -> None:
+        with kb.embedder._cache_lock:
+            kb.embedder._cache.clear()
+
+    def empty_all() -> None:
+        empty_query_cache()
+        clear_cache()
+
+    answer_question(kb, questions[0])  # load the model and pick the encoding path first
+    runs = {
+        "search only (baseline)": _cold_times(
+            lambda q: search(kb, q, k=20), questions, empty_query_cache
+        ),
+        "answer, article vectors kept": _cold_times(
+            lambda q: answer_question(kb, q), questions, empty_query_cache
+        ),
+        "answer, all caches empty": _cold_times(
+            lambda q: answer_question(kb, q), questions, empty_all
+        ),
+    }
+    base = statistics.median(runs["search only (baseline)"])
+    print(f"\nlatency per ask, cold query cache, {len(questions)} dev questions (ms)")
+    print(f"{'run':30} {'p50':>7} {'p95':>7} {'p50/baseline':>13}")
+    for name, times in runs.items():
+        p50 = statistics.median(times)
+        p95 = statistics.quantiles(times, n=20)[-1]
+        print(f"{name:30} {p50:>7.1f} {p95:>7.1f} {p50 / base:>13.2f}")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from kb.answer_evidence import (
     Sentence,
     _type_fits,
     article_sentences,
+    continues,
     fact_fit,
     new_names,
     rank_sentences,
@@ -36,6 +37,7 @@ ANSWER_DEPTH = 20
 ANSWER_ARTICLES = 3
 # An explain answer adds its second-best sentence when it scores at least this share of the best.
 EXPLAIN_SECOND_SHARE = 0.5
+EXPLAIN_SENTENCES = 3
 NOTHING_FOUND = "I found nothing in the stored commentary that answers this question."
 
 _METRIC_LABELS = {
@@ -201,7 +203,7 @@ def answer_question(
     elif intent.kind == "figure":
         answer = _figure_answer(question, reading, ranked, book)
     else:
-        answer = _explain_answer(question, ranked, book)
+        answer = _explain_answer(question, reading, ranked, book)
     answer.citations = book.citations(reading)
     return answer
 
@@ -288,15 +290,27 @@ def _figure_answer(
 
 
 def _explain_answer(
-    question: str, ranked: list[tuple[float, Sentence]], book: _CitationBook
+    question: str, reading: Reading, ranked: list[tuple[float, Sentence]], book: _CitationBook
 ) -> Answer:
-    """The two best answering sentences, in the order the article gives them."""
-    chosen = [ranked[0]]
-    if len(ranked) > 1 and ranked[1][0] >= EXPLAIN_SECOND_SHARE * ranked[0][0]:
-        chosen.append(ranked[1])
-    chosen.sort(key=lambda item: (item[1].article_rank, item[1].order))
+    """The best answering sentences, each followed by the sentence continuing it, in order."""
+    top_score = ranked[0][0]
+    by_place = {(s.article_rank, s.order): s for _, s in ranked}
+    wanted = [s for score, s in ranked[:2] if score >= EXPLAIN_SECOND_SHARE * top_score]
+    premise = by_place.get((0, reading.context_order)) if reading.why else None
+    after = by_place.get((0, premise.order + 1)) if premise is not None else None
+    if after is not None and continues(after):
+        # "… spot prices have avoided a breakdown. This suggests …": the premise's own sequel.
+        wanted.insert(1, after)
+    chosen: list[Sentence] = []
+    for sentence in wanted:
+        for candidate in (sentence, by_place.get((sentence.article_rank, sentence.order + 1))):
+            if len(chosen) == EXPLAIN_SENTENCES or candidate is None or candidate in chosen:
+                continue
+            if candidate is sentence or continues(candidate):
+                chosen.append(candidate)
+    chosen.sort(key=lambda s: (s.article_rank, s.order))
     parts, facts = [], []
-    for _, sentence in chosen:
+    for sentence in chosen:
         n = book.cite(sentence)
         parts.append(f"{_quote(sentence.text)} [{n}]")
         facts.extend((f, n) for f in sentence.facts)

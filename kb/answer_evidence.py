@@ -205,10 +205,22 @@ ARTICLE_RANK_PENALTY = 0.8
 # ("Traders are monitoring whether … broader market weakness" for "What are traders monitoring to
 # gauge broader market weakness?"); it loses RESTATING_WEIGHT per missing share.
 NOVEL_SHARE = 0.7
+# Weight of matching the wh-clause's core words (its subject and verb) in explain scores.
+CORE_WEIGHT = 0.6
 RESTATING_WEIGHT = 3.0
+# Where the core of a wh-clause (its subject and verb) ends: "What are traders monitoring | to …".
+_CORE_END = re.compile(
+    r"\s(?:to|for|of|in|on|at|about|with|by|into|from|over|across|among|amid)\s", re.IGNORECASE
+)
 # Openers that make a sentence continue the one before it ("This suggests …", "As a result …").
 _CONTINUING = re.compile(
     r"^(?:this|that|these|those|such|it|as a result|consequently|in turn|which)\b", re.IGNORECASE
+)
+# "CryptoQuant notes that this metric …": a demonstrative early on points at the sentence before.
+_BACK_REFERENCE = re.compile(
+    r"^(?:[\w’'-]+,?\s+){1,4}(?:this|these|that|those)\s+(?!week|month|year|day|morning|"
+    r"afternoon|evening|time|quarter|season|is|was|are|were|has|had|will|would|could|may)[a-z]+",
+    re.IGNORECASE,
 )
 # Openers that make a sentence the consequence of the one before it: the reason comes first.
 _CONSEQUENCE = re.compile(
@@ -244,6 +256,8 @@ class Reading:
     loaded: bool = False  # the question carries its own context (figures, many words)
     why: bool = False
     similarity: dict[int, float] = field(default_factory=dict)  # sentence body_start -> cosine
+    context_order: int | None = None  # the top article's sentence restating the question
+    core: set[str] = field(default_factory=set)  # subject and verb of the wh-clause
     context_follows: bool = False  # the context sentence opens as a consequence ("As such, …")
 
 
@@ -274,6 +288,7 @@ def read_terms(question: str, intent: Intent) -> Reading:
         metrics,
         loaded,
         why,
+        core=terms_of(_CORE_END.split(focus_text, maxsplit=1)[0]),
     )
 
 
@@ -344,7 +359,7 @@ def novelty(sentence: Sentence, reading: Reading) -> float:
 
 def continues(sentence: Sentence) -> bool:
     """Whether the sentence opens by referring back to the one before it."""
-    return bool(_CONTINUING.match(sentence.text))
+    return bool(_CONTINUING.match(sentence.text) or _BACK_REFERENCE.match(sentence.text))
 
 
 def _stated_share(sentence: Sentence, intent: Intent) -> float:
@@ -457,10 +472,12 @@ def score_sentence(sentence: Sentence, reading: Reading, context_order: int | No
         score += SIMILARITY_WEIGHT * reading.similarity.get(sentence.body_start, 0.0)
         score += 0.2 if new_names(sentence, reading) else 0.0
         score -= RESTATING_WEIGHT * max(0.0, NOVEL_SHARE - novelty(sentence, reading))
+        score += CORE_WEIGHT * _overlap(sentence, reading.core) if reading.core else 0.0
         score += 0.3 if near else 0.0
         score += 0.2 if near and after == 1 else 0.0
         # "… This suggests that …": the sentence right after the premise says what it means.
         score += 0.3 if near and after == 1 and continues(sentence) else 0.0
+        score += 0.3 if reading.why and near and after == 1 and continues(sentence) else 0.0
         # "… As such, it's hard to say …": the premise follows from the sentence before it.
         before = after == -1 and sentence.article_rank == 0
         score += 0.5 if before and reading.context_follows else 0.0
@@ -477,7 +494,10 @@ def context_sentence(sentences: list[Sentence], reading: Reading) -> int | None:
     best = max(
         top,
         key=lambda s: (
-            _overlap(s, reading.terms) + 0.5 * _stated_share(s, reading.intent),
+            _overlap(s, reading.terms)
+            + 0.5 * _stated_share(s, reading.intent)
+            # A why-question's clause is the premise to explain: weigh its words more.
+            + (_overlap(s, reading.focus) if reading.why else 0.0),
             -s.order,
         ),
     )
@@ -487,6 +507,7 @@ def context_sentence(sentences: list[Sentence], reading: Reading) -> int | None:
 def rank_sentences(sentences: list[Sentence], reading: Reading) -> list[tuple[float, Sentence]]:
     """Sentences with their scores, best first."""
     context_order = context_sentence(sentences, reading)
+    reading.context_order = context_order
     reading.context_follows = any(
         s.article_rank == 0 and s.order == context_order and _CONSEQUENCE.match(s.text)
         for s in sentences
