@@ -87,20 +87,12 @@ def cited_figures(answer: dict[str, object]) -> list[dict[str, object]]:
 
 def article_data(article_id: str) -> dict[str, object]:
     """One article as ``/api/articles/<id>`` returns it, plus its related articles."""
-    from api.routes import article_summary
+    from api.routes import article_detail
     from kb.search import related
 
     kb = _state().kb
-    stored = kb.store.get_article(article_id)
-    a = stored.article
     return {
-        **article_summary(stored),
-        "alternate_urls": a.alternate_urls,
-        "headings": a.headings,
-        "body": a.body,
-        "facts": [fact.to_dict() for fact in kb.store.article_facts(article_id)],
-        "qa": [vars(pair) for pair in a.qa],
-        "related": [vars(teaser) for teaser in a.related],
+        **article_detail(kb, article_id),
         "related_articles": [item.to_dict() for item in related(kb, article_id, RELATED_K)],
     }
 

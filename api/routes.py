@@ -378,13 +378,11 @@ def list_articles() -> Response:
                   "page": page, "per_page": per_page})
 
 
-@blueprint.get("/articles/<article_id>")
-def get_article(article_id: str) -> Response:
-    """One article: metadata, body, facts, Q/A pairs and related teasers."""
-    kb = _kb()
+def article_detail(kb: KnowledgeBase, article_id: str) -> dict[str, object]:
+    """One article as plain data: metadata, body, facts, Q/A pairs and related teasers."""
     stored = kb.store.get_article(article_id)
     a = stored.article
-    return _json({
+    return {
         **article_summary(stored),
         "alternate_urls": a.alternate_urls,
         "headings": a.headings,
@@ -392,7 +390,13 @@ def get_article(article_id: str) -> Response:
         "facts": [fact.to_dict() for fact in kb.store.article_facts(article_id)],
         "qa": [vars(pair) for pair in a.qa],
         "related": [vars(teaser) for teaser in a.related],
-    })
+    }
+
+
+@blueprint.get("/articles/<article_id>")
+def get_article(article_id: str) -> Response:
+    """One article: metadata, body, facts, Q/A pairs and related teasers."""
+    return _json(article_detail(_kb(), article_id))
 
 
 @blueprint.get("/articles/<article_id>/related")

@@ -16,7 +16,6 @@ import http.client
 import json
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,6 +26,10 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.server import start_server, stop_server  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -101,12 +104,6 @@ def run_pass(name: str, host: str, port: int, paths: list[str], clients: int) ->
     return result
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def build_data_dir(data_dir: Path) -> None:
     """Ingest the shared corpus into ``data_dir`` with ``kb ingest`` unless it holds it already."""
     if (data_dir / "kb.sqlite3").exists():
@@ -114,27 +111,6 @@ def build_data_dir(data_dir: Path) -> None:
     print(f"building {data_dir} from {', '.join(str(s) for s in SOURCES)} ...", flush=True)
     subprocess.run([sys.executable, "-m", "kb", "--data-dir", str(data_dir), "ingest", "--quiet",
                     *map(str, SOURCES)], cwd=ROOT, check=True)
-
-
-def start_server(data_dir: Path, threads: int) -> tuple[subprocess.Popen, str]:
-    """``kb serve`` on a free port; returns the process and its base URL once it answers."""
-    port = free_port()
-    env = {**os.environ, "KB_NO_SAMPLE": "1", "KB_THREADS": str(threads)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "kb", "--data-dir", str(data_dir), "serve", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            sys.exit(f"kb serve exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url + "/api/health", timeout=2):
-                return process, url
-        except OSError:
-            time.sleep(0.5)
-    process.kill()
-    sys.exit("kb serve did not start within 180 s")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -169,8 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         warm = run_pass("warm", host, port, asks * args.repeat, args.clients)
     finally:
         if process is not None:
-            process.terminate()
-            process.wait(timeout=30)
+            stop_server(process)
 
     print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs, "
           f"{platform.processor() or platform.machine()}, Python {platform.python_version()}")

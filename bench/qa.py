@@ -1,22 +1,29 @@
 """Answer quality on ../shared/eval: hit@1, hit@5, MRR and answer accuracy per question type.
 
-Usage: python bench/qa.py [--data-dir DIR] [--show-wrong]
-Builds (or reuses) a data directory from ../shared/corpus/articles.jsonl and the seed page, then
-asks every dev and seed question through the same code path the API uses (kb.answer). Last, it
-times answer_question on the dev questions cold (the query-vector cache emptied before each ask;
-once with the per-article sentence vectors kept, once with them dropped too), against plain
-hybrid search of the same questions as the baseline.
+Usage: python bench/qa.py [--via api|library] [--data-dir DIR] [--show-wrong]
+
+By default (``--via api``) it starts a real ``kb serve`` over an empty data directory, uploads
+../shared/corpus/articles.jsonl and the seed page through ``POST /api/ingest``, and asks every dev
+and seed question through ``GET /api/ask``. ``--via library`` builds (or reuses) ``--data-dir`` and
+calls kb.answer directly, which is quicker for iterating. Last, it times answer_question on the
+dev questions cold (the query-vector cache emptied before each ask; once with the per-article
+sentence vectors kept, once with them dropped too), against plain hybrid search of the same
+questions as the baseline.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
+import urllib.request
 from pathlib import Path
+from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -29,6 +36,7 @@ from bench.answer_scoring import (  # noqa: E402
     rank_of,
     summarise,
 )
+from bench.server import start_server, stop_server, upload_files  # noqa: E402
 from ingest.pagetext import parse_page_text  # noqa: E402
 from ingest.sources import read_sources  # noqa: E402
 from kb.answer import answer_question  # noqa: E402
@@ -41,12 +49,52 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default="/tmp/marketkb-bench-qa")
     parser.add_argument("--show-wrong", action="store_true")
+    parser.add_argument(
+        "--via",
+        choices=["api", "library"],
+        default="api",
+        help="Ask through a real kb serve (default) or call kb.answer directly.",
+    )
     args = parser.parse_args()
-    kb = KnowledgeBase(args.data_dir)
-    if kb.stats()["articles"] == 0:
+    sources = [SHARED / "corpus" / "articles.jsonl", SEED_PAGE]
+    process = None
+    if args.via == "api":
+        data_dir = Path(tempfile.mkdtemp(prefix="marketkb-bench-qa-api-"))
+        token = "bench-token"
+        process, url = start_server(data_dir, env={"KB_API_TOKEN": token})
         started = time.perf_counter()
-        kb.ingest(read_sources([str(SHARED / "corpus" / "articles.jsonl"), str(SEED_PAGE)]))
-        print(f"built {args.data_dir} in {time.perf_counter() - started:.1f} s")
+        statuses = [a["status"] for a in upload_files(url, token, sources)["articles"]]
+        print(
+            f"ingested through POST /api/ingest in {time.perf_counter() - started:.1f} s: "
+            f"{statuses.count('new')} new, {statuses.count('failed')} failed"
+        )
+
+        def ask(question: str) -> dict:
+            query = urlencode({"q": question, "k": 10})
+            with urllib.request.urlopen(f"{url}/api/ask?{query}", timeout=60) as response:
+                return json.load(response)
+    else:
+        kb = KnowledgeBase(args.data_dir)
+        if kb.stats()["articles"] == 0:
+            started = time.perf_counter()
+            kb.ingest(read_sources([str(source) for source in sources]))
+            print(f"built {args.data_dir} in {time.perf_counter() - started:.1f} s")
+
+        def ask(question: str) -> dict:
+            return answer_question(kb, question, k=10).to_dict()
+
+    try:
+        _report_quality(ask, args.show_wrong)
+    finally:
+        if process is not None:
+            stop_server(process)
+    if args.via == "library":
+        _print_latency(kb, [q["question"] for q in load_questions("dev-questions.jsonl")])
+    return 0
+
+
+def _report_quality(ask, show_wrong: bool) -> None:
+    """Ask every dev and seed question and print the quality table per question type."""
     seed_id = parse_page_text(SEED_PAGE.read_text(encoding="utf-8")).id
     print(
         f"machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
@@ -54,18 +102,18 @@ def main() -> int:
     for name in ("dev-questions.jsonl", "seed-questions.jsonl"):
         rows = []
         for question in load_questions(name):
-            answer = answer_question(kb, question["question"], k=10)
+            answer = ask(question["question"])
             gold = gold_article_id(question, seed_id)
-            ranked = [c.article_id for c in answer.citations]
-            correct = all(contains(answer.answer, item) for item in question["must_include"])
+            ranked = [c["article_id"] for c in answer["citations"]]
+            correct = all(contains(answer["answer"], item) for item in question["must_include"])
             rows.append(
                 {"type": question["type"], "rank": rank_of(ranked, gold), "correct": correct}
             )
-            if args.show_wrong and not correct:
+            if show_wrong and not correct:
                 print(
                     f"\n[{question['id']}] {question['question']}\n  must: "
-                    f"{question['must_include']}\n  kind: {answer.kind} rank: {rows[-1]['rank']}"
-                    f"\n  answer: {answer.answer[:400]}"
+                    f"{question['must_include']}\n  kind: {answer['kind']} rank: "
+                    f"{rows[-1]['rank']}\n  answer: {answer['answer'][:400]}"
                 )
         print(f"\n{name}")
         print(f"{'type':10} {'n':>4} {'hit@1':>7} {'hit@5':>7} {'MRR@10':>7} {'answer':>7}")
@@ -76,8 +124,6 @@ def main() -> int:
                 f"{kind:10} {s['n']:>4} {s['hit@1']:>7.3f} {s['hit@5']:>7.3f} "
                 f"{s['mrr@10']:>7.3f} {s['accuracy']:>7.3f}"
             )
-    _print_latency(kb, [q["question"] for q in load_questions("dev-questions.jsonl")])
-    return 0
 
 
 def _cold_times(ask, questions: list[str], before) -> list[float]:

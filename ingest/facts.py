@@ -39,37 +39,10 @@ from ingest.facts_metrics import (
 )
 from ingest.facts_numbers import Quantity, find_quantities
 from ingest.gazetteer import Gazetteer, Mention, load_gazetteer
-from ingest.records import Fact
+from ingest.records import METRICS, Fact
 from ingest.sentences import sentence_spans
 
-_ALL_METRICS = frozenset(
-    [
-        "liquidations",
-        "liquidated_traders",
-        "open_interest",
-        "funding_rate",
-        "long_short_ratio",
-        "price",
-        "price_change",
-        "market_cap",
-        "dominance",
-        "volume",
-        "fund_flow",
-        "aum",
-        "holdings",
-        "purchase",
-        "supply",
-        "tvl",
-        "exploit_loss",
-        "options_notional",
-        "put_call_ratio",
-        "exchange_flow",
-        "exchange_reserve",
-        "transfer",
-        "interest_rate",
-        "inflation",
-    ]
-)
+_ALL_METRICS = frozenset(METRICS) - {"other"}
 _ALLOWED = {
     "money": _ALL_METRICS
     - {

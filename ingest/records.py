@@ -11,6 +11,15 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 _TRACKING_PARAMS = ("utm_", "fbclid", "gclid", "mc_cid", "mc_eid", "ref_src", "cmpid")
 
 
+# The metric vocabulary of shared/eval/FACTS.md: what a fact's figure measures.
+METRICS = (
+    "liquidations", "liquidated_traders", "open_interest", "funding_rate", "long_short_ratio",
+    "price", "price_change", "market_cap", "dominance", "volume", "fund_flow", "aum", "holdings",
+    "purchase", "supply", "tvl", "exploit_loss", "options_notional", "put_call_ratio",
+    "exchange_flow", "exchange_reserve", "transfer", "interest_rate", "inflation", "other",
+)
+
+
 @dataclass
 class QAPair:
     """A question shown with an article, and its answer."""

@@ -295,19 +295,20 @@ def _explain_answer(
     """The best answering sentences, each followed by the sentence continuing it, in order."""
     top_score = ranked[0][0]
     by_place = {(s.article_rank, s.order): s for _, s in ranked}
-    wanted = [s for score, s in ranked[:2] if score >= EXPLAIN_SECOND_SHARE * top_score]
+    best = ranked[0][1]
+    second = [s for score, s in ranked[1:2] if score >= EXPLAIN_SECOND_SHARE * top_score]
     premise = by_place.get((0, reading.context_order)) if reading.why else None
-    after = by_place.get((0, premise.order + 1)) if premise is not None else None
-    if after is not None and continues(after):
-        # "… spot prices have avoided a breakdown. This suggests …": the premise's own sequel.
-        wanted.insert(1, after)
+    sequel = by_place.get((0, premise.order + 1)) if premise is not None else None
+    # "… spot prices have avoided a breakdown. This suggests …": the premise's own sequel.
+    sequel = sequel if sequel is not None and continues(sequel) else None
     chosen: list[Sentence] = []
-    for sentence in wanted:
-        for candidate in (sentence, by_place.get((sentence.article_rank, sentence.order + 1))):
-            if len(chosen) == EXPLAIN_SENTENCES or candidate is None or candidate in chosen:
-                continue
-            if candidate is sentence or continues(candidate):
-                chosen.append(candidate)
+    for sentence in [best, sequel, *_linked(best, by_place), *second]:
+        if sentence is not None and sentence not in chosen:
+            chosen.append(sentence)
+    for sentence in _linked(second[0], by_place) if second else []:
+        if sentence is not None and sentence not in chosen:
+            chosen.append(sentence)
+    chosen = chosen[:EXPLAIN_SENTENCES]
     chosen.sort(key=lambda s: (s.article_rank, s.order))
     parts, facts = [], []
     for sentence in chosen:
@@ -315,6 +316,15 @@ def _explain_answer(
         parts.append(f"{_quote(sentence.text)} [{n}]")
         facts.extend((f, n) for f in sentence.facts)
     return Answer(question, " ".join(parts), "passage", facts=facts)
+
+
+def _linked(sentence: Sentence, by_place: dict[tuple[int, int], Sentence]) -> list[Sentence]:
+    """The sentences a quoted one leans on: the next if it continues it, the one it refers to."""
+    place = (sentence.article_rank, sentence.order)
+    before = by_place.get((place[0], place[1] - 1))
+    after = by_place.get((place[0], place[1] + 1))
+    linked = [after] if after is not None and continues(after) else []
+    return linked + ([before] if before is not None and continues(sentence) else [])
 
 
 def _best_span(text: str, reading: Reading) -> tuple[int, int]:

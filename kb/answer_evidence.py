@@ -208,6 +208,13 @@ NOVEL_SHARE = 0.7
 # Weight of matching the wh-clause's core words (its subject and verb) in explain scores.
 CORE_WEIGHT = 0.6
 RESTATING_WEIGHT = 3.0
+# Extra weight of causal language when the question asks for a cause.
+CAUSE_BONUS = 0.4
+_ASKS_CAUSE = re.compile(
+    r"^what (?:\w+ )?(?:caused|triggered|sparked|drove|prompted|fuell?ed|led to|deepened|"
+    r"pushed|made)\b",
+    re.IGNORECASE,
+)
 # Where the core of a wh-clause (its subject and verb) ends: "What are traders monitoring | to …".
 _CORE_END = re.compile(
     r"\s(?:to|for|of|in|on|at|about|with|by|into|from|over|across|among|amid)\s", re.IGNORECASE
@@ -256,6 +263,7 @@ class Reading:
     loaded: bool = False  # the question carries its own context (figures, many words)
     why: bool = False
     similarity: dict[int, float] = field(default_factory=dict)  # sentence body_start -> cosine
+    causal: bool = False  # asks for a cause: "why …", "what caused / triggered / drove …"
     context_order: int | None = None  # the top article's sentence restating the question
     core: set[str] = field(default_factory=set)  # subject and verb of the wh-clause
     context_follows: bool = False  # the context sentence opens as a consequence ("As such, …")
@@ -279,6 +287,7 @@ def read_terms(question: str, intent: Intent) -> Reading:
     metrics = frozenset(cue.metric for cue in find_cues(focus_text))
     loaded = bool(intent.stated_values) or len(question.split()) > LOADED_QUESTION_WORDS
     why = focus_text.lower().startswith("why")
+    causal = why or bool(_ASKS_CAUSE.match(focus_text))
     return Reading(
         intent,
         terms_of(question),
@@ -288,6 +297,7 @@ def read_terms(question: str, intent: Intent) -> Reading:
         metrics,
         loaded,
         why,
+        causal=causal,
         core=terms_of(_CORE_END.split(focus_text, maxsplit=1)[0]),
     )
 
@@ -466,9 +476,10 @@ def score_sentence(sentence: Sentence, reading: Reading, context_order: int | No
         if reading.loaded:  # restating a question's own context is not explaining it
             score -= 0.6 * focus + 0.5 * context
             score -= 0.5 if context > RESTATING_OVERLAP else 0.0
-        score += (
-            0.6 if _CAUSAL.search(sentence.text) else (0.3 if _HINT.search(sentence.text) else 0.0)
-        )
+        causal = bool(_CAUSAL.search(sentence.text))
+        score += 0.6 if causal else (0.3 if _HINT.search(sentence.text) else 0.0)
+        # "What caused …?" asks for the cause as plainly as "why" does.
+        score += CAUSE_BONUS if causal and reading.causal else 0.0
         score += SIMILARITY_WEIGHT * reading.similarity.get(sentence.body_start, 0.0)
         score += 0.2 if new_names(sentence, reading) else 0.0
         score -= RESTATING_WEIGHT * max(0.0, NOVEL_SHARE - novelty(sentence, reading))
@@ -481,8 +492,9 @@ def score_sentence(sentence: Sentence, reading: Reading, context_order: int | No
         # "… As such, it's hard to say …": the premise follows from the sentence before it.
         before = after == -1 and sentence.article_rank == 0
         score += 0.5 if before and reading.context_follows else 0.0
-        # The sentence restating a why-question's premise rarely says why.
-        score -= 0.5 if is_context and (reading.loaded or reading.why) else 0.0
+        # The sentence restating a why-question's premise rarely says why, unless it names a cause
+        # itself ("ETH plunged 30% as fears of a trade war triggered a sell-off").
+        score -= 0.5 if is_context and (reading.loaded or reading.why) and not causal else 0.0
     return score
 
 

@@ -5,38 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ingest.gazetteer import canonical
-from ingest.records import Fact
+from ingest.records import METRICS, Fact
 from kb.errors import KbError
 from kb.store import Filters, Store
 
-# The metric vocabulary of shared/eval/FACTS.md.
-METRICS = (
-    "liquidations",
-    "liquidated_traders",
-    "open_interest",
-    "funding_rate",
-    "long_short_ratio",
-    "price",
-    "price_change",
-    "market_cap",
-    "dominance",
-    "volume",
-    "fund_flow",
-    "aum",
-    "holdings",
-    "purchase",
-    "supply",
-    "tvl",
-    "exploit_loss",
-    "options_notional",
-    "put_call_ratio",
-    "exchange_flow",
-    "exchange_reserve",
-    "transfer",
-    "interest_rate",
-    "inflation",
-    "other",
-)
 SIDES = ("long", "short")
 DIRECTIONS = ("in", "out", "up", "down")
 WINDOWS = ("1h", "4h", "12h", "24h", "7d", "30d", "1y")
