@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from flask import Flask
 
+from api.answer_cache import AnswerCache
 from kb.config import load_settings
 from kb.knowledge import KnowledgeBase
 
@@ -23,8 +24,6 @@ class AppState:
         self.settings = settings
         # One write (ingest or delete) at a time; reads never wait on it.
         self.write_lock = threading.Lock()
-        from api.routes import AnswerCache
-
         self.answers = AnswerCache(kb)
 
 

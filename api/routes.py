@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hmac
 import json
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable
 from datetime import date, datetime
 from urllib.parse import urlsplit
@@ -23,9 +21,8 @@ from ingest.jsonl import article_from_record
 from ingest.records import Article
 from ingest.sources import SourceOptions, read_sources, read_upload
 from kb.errors import KbError
-from kb.knowledge import PASSAGE_INDEX_FILE, KnowledgeBase
+from kb.knowledge import KnowledgeBase
 from kb.store import Filters, StoredArticle
-from kb.vectors import manifest_path
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
 
@@ -37,7 +34,6 @@ MAX_ARTICLES = 1000
 MAX_FACTS_LIMIT = 10_000
 # Passages the keyword filter of /api/articles?q= looks at before mapping them to articles.
 KEYWORD_DEPTH = 1000
-ANSWER_CACHE_SIZE = 2048
 GROUP_BY = ("entity",)
 
 
@@ -57,54 +53,6 @@ def _kb() -> KnowledgeBase:
 def _json(data: object, status: int = 200) -> Response:
     return current_app.response_class(json.dumps(data, ensure_ascii=False, default=str),
                                       status=status, mimetype="application/json")
-
-
-class AnswerCache:
-    """Answers by normalised question and parameters, valid for one generation of the data.
-
-    The generation is bumped by every write through this app, and also read from the vector
-    index's manifest time, so a ``kb ingest`` run beside the server invalidates it too. An answer
-    is stored under the generation read *before* it was computed, so one computed while a write
-    was running is never served after that write.
-    """
-
-    def __init__(self, kb: KnowledgeBase, size: int = ANSWER_CACHE_SIZE) -> None:
-        self.kb = kb
-        self.size = size
-        self._writes = 0
-        self._entries: OrderedDict[tuple, bytes] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def generation(self) -> tuple[int, int]:
-        """What the cached answers depend on: in-app writes and the saved index's timestamp."""
-        try:
-            stamp = manifest_path(self.kb.data_dir / PASSAGE_INDEX_FILE).stat().st_mtime_ns
-        except OSError:
-            stamp = 0
-        return self._writes, stamp
-
-    def invalidate(self) -> None:
-        """Forget every answer (called after an ingest or delete)."""
-        with self._lock:
-            self._writes += 1
-            self._entries.clear()
-
-    def get(self, key: tuple) -> bytes | None:
-        """The cached body for ``key`` (which includes the generation), if any."""
-        with self._lock:
-            body = self._entries.get(key)
-            if body is not None:
-                self._entries.move_to_end(key)
-            return body
-
-    def put(self, key: tuple, body: bytes) -> None:
-        """Remember a body, dropping the least recently used beyond ``size``."""
-        with self._lock:
-            if key[0] != self.generation():
-                return
-            self._entries[key] = body
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
 
 
 # -- parameters ------------------------------------------------------------------------------
