@@ -165,8 +165,7 @@ def _cold_times(ask, questions: list[str], before) -> list[float]:
 
 def _print_latency(kb: KnowledgeBase, questions: list[str]) -> None:
     def empty_query_cache() -> None:
-        with kb.embedder._cache_lock:
-            kb.embedder._cache.clear()
+        kb.embedder.clear_query_cache()
 
     def empty_all() -> None:
         empty_query_cache()

@@ -290,6 +290,11 @@ class Embedder:
                 self._cache.popitem(last=False)
         return vector.copy()
 
+    def clear_query_cache(self) -> None:
+        """Forget cached query vectors (benchmarks time cold queries this way)."""
+        with self._cache_lock:
+            self._cache.clear()
+
     def encode_query_exact(self, text: str) -> np.ndarray:
         """Encode one query in float32, bypassing the cache and the bfloat16 path."""
         with self._encode_lock:

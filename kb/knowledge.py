@@ -364,6 +364,24 @@ class KnowledgeBase:
                 problems.append(f"{len(extra)} article vectors belong to no stored article")
             return problems
 
+    def nearest_passages(self, vector: np.ndarray, k: int,
+                         allowed_ids: set[int] | None = None) -> list[tuple[int, float]]:
+        """(passage id, cosine) of the ``k`` passages nearest ``vector``, best first."""
+        index = self.passage_index()
+        with self._lock:
+            return index.search(vector, k, allowed_ids=allowed_ids)
+
+    def nearest_articles(self, article_id: str, k: int) -> list[tuple[str, float]]:
+        """(article id, cosine) of the ``k`` articles nearest this one (itself included)."""
+        index = self.article_index()
+        vid = np.array([article_vector_id(article_id)], dtype=np.int64)
+        with self._lock:
+            if not index.contains(vid)[0]:
+                return []
+            candidates = index.search(index.vectors(vid)[0], k)
+        by_vid = {article_vector_id(a): a for a in self.store.article_ids()}
+        return [(by_vid[v], score) for v, score in candidates if v in by_vid]
+
     def stats(self) -> dict[str, int]:
         """Counts of stored articles, passages and facts."""
         return self.store.counts()

@@ -12,11 +12,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-import numpy as np
-
 from ingest.dedupe import DUPLICATE_OVERLAP, overlap, shingle_hashes
 from kb.errors import KbError
-from kb.knowledge import KnowledgeBase, article_vector_id
+from kb.knowledge import KnowledgeBase
 from kb.store import Filters
 
 MODES = ("hybrid", "dense", "keyword")
@@ -80,9 +78,7 @@ def search(kb: KnowledgeBase, query: str, k: int = 10, filters: Filters | None =
         allowed = kb.store.passage_ids_matching(filters)
         if allowed is None or allowed:
             vector = kb.embedder.encode_query(query)
-            index = kb.passage_index()
-            with kb._lock:
-                dense = index.search(vector, depth, allowed_ids=allowed)
+            dense = kb.nearest_passages(vector, depth, allowed_ids=allowed)
     if mode in ("hybrid", "keyword"):
         keyword = kb.store.keyword_search(query, depth, filters)
     share = {"hybrid": KEYWORD_SHARE, "dense": 0.0, "keyword": 1.0}[mode]
@@ -127,19 +123,10 @@ def _fuse(dense: list[tuple[int, float]], keyword: list[tuple[int, float]],
 def related(kb: KnowledgeBase, article_id: str, k: int = 5) -> list[RelatedArticle]:
     """The ``k`` stored articles most similar to ``article_id``, never itself or a copy of it."""
     stored = kb.store.get_article(article_id)
-    index = kb.article_index()
-    vid = article_vector_id(article_id)
-    with kb._lock:
-        if not index.contains(np.array([vid]))[0]:
-            return []
-        vector = index.vectors(np.array([vid], dtype=np.int64))[0]
-        candidates = index.search(vector, k + 6)
     own_shingles = shingle_hashes(stored.article.body)
-    by_vid = {article_vector_id(a): a for a in kb.store.article_ids()}
     found: list[RelatedArticle] = []
-    for candidate_vid, similarity in candidates:
-        other_id = by_vid.get(candidate_vid)
-        if other_id is None or other_id == article_id:
+    for other_id, similarity in kb.nearest_articles(article_id, k + 6):
+        if other_id == article_id:
             continue
         other = kb.store.get_article(other_id).article
         if overlap(own_shingles, shingle_hashes(other.body)) >= DUPLICATE_OVERLAP:
