@@ -103,6 +103,8 @@ _PEOPLE_AFTER = re.compile(
 _RATIO_WORD = re.compile(r"\bratios?\b|\bPCR\b", re.IGNORECASE)
 _PRICE_LIKE_ASSET_TYPES = ("asset", "index")
 _HOLDER_METRICS = frozenset({"holdings", "purchase", "other", "interest_rate"})
+# Measures stated of each asset in a list alike ("XRP and DOGE fell 10%"), or by its venue.
+_PER_ASSET_METRICS = frozenset({"price", "price_change", "options_notional", "exchange_flow"})
 
 
 @dataclass
@@ -151,7 +153,9 @@ def _sentence_facts(sentence: str, gazetteer: Gazetteer, state: _ArticleState) -
     """Facts of one sentence; updates ``state`` for the sentences after it."""
     quantities = find_quantities(sentence, gazetteer)
     mentions = [
-        _as_fund_group(sentence, m) for m in _mentions_of(sentence) if attributable(sentence, m)
+        _as_fund_group(sentence, _as_named_token(sentence, m, gazetteer))
+        for m in _mentions_of(sentence)
+        if attributable(sentence, m)
     ]
     cues = list(_cues_of(sentence))
     if not quantities:
@@ -176,6 +180,8 @@ def _sentence_facts(sentence: str, gazetteer: Gazetteer, state: _ArticleState) -
         metric, cued = _choose_metric(sentence, quantity, cues, state, sibling)
         if metric is None:
             continue
+        if quantity.kind in {"money", "coin"} and _exchange_moved(sentence, quantity, mentions):
+            metric = "exchange_flow"
         if cued and quantity.kind in {"money", "coin"} and metric != "price":
             state.last_metric[quantity.kind] = metric
         kept.append((quantity, metric))
@@ -224,6 +230,27 @@ def _sentence_facts(sentence: str, gazetteer: Gazetteer, state: _ArticleState) -
     return _shared_moves(sentence, facts, free_mentions)
 
 
+# "withdrew 76,987 ETH (~$285 million) from Kraken", "1,000 BTC was deposited to Binance":
+# coins leaving or reaching an exchange are its flow, not a fund's.
+_MOVE_VERB_BEFORE = re.compile(r"\b(?:withdr[ae]\w*|deposit\w*)\s+(?:\w+\s+){0,2}$", re.IGNORECASE)
+_MOVE_TAIL = re.compile(
+    r"\s*(?:\([^()]{0,40}\)\s*)?(?:(?:was|were|has been|have been|had been|being)\s+)?"
+    r"(?P<verb>(?:withdr[ae]\w*|deposit\w*)\s+)?(?:from|to|into|onto|off|out of)\s+"
+    r"(?:the\s+)?(?:crypto\s+)?(?:exchange\s+)?",
+    re.IGNORECASE,
+)
+
+
+def _exchange_moved(sentence: str, quantity: Quantity, mentions: list[Mention]) -> Mention | None:
+    """The exchange a figure was withdrawn from or deposited to, when the sentence says so."""
+    tail = _MOVE_TAIL.match(sentence, quantity.end)
+    if tail is None:
+        return None
+    if not tail.group("verb") and not _MOVE_VERB_BEFORE.search(sentence[: quantity.start]):
+        return None
+    return next((m for m in mentions if m.type == "exchange" and m.start == tail.end()), None)
+
+
 _LIST_JOIN = re.compile(r"\s*(?:,\s*(?:and\s+)?|\s+and\s+|\s*&\s*)")
 
 
@@ -258,6 +285,25 @@ def _shared_moves(sentence: str, facts: list[Fact], mentions: list[Mention]) -> 
 
 
 _FUND_AFTER = re.compile(r"\s+(?:spot\s+)?(?:ETFs?|ETPs?|funds?|investment products|trusts?)\b")
+
+
+# "Donald Trump's self-titled memecoin" is the coin named after him (ticker TRUMP), not him.
+_TOKEN_AFTER = re.compile(
+    r"['’]s?\s+(?:(?:own|official|self-titled|namesake|eponymous|new|meme)\s+)*"
+    r"(?:memecoin|meme coin|token|coin|cryptocurrency)\b",
+    re.IGNORECASE,
+)
+
+
+def _as_named_token(sentence: str, mention: Mention, gazetteer: Gazetteer) -> Mention:
+    """A person's namesake coin in place of the person, when the gazetteer knows the coin."""
+    if mention.type != "person" or not _TOKEN_AFTER.match(sentence, mention.end):
+        return mention
+    surname = mention.surface.split()[-1].upper()
+    token = gazetteer.asset_for_ticker(surname)
+    if token is None:
+        return mention
+    return Mention(mention.start, mention.end, mention.surface, token.name, token.type)
 
 
 def _as_fund_group(sentence: str, mention: Mention) -> Mention:
@@ -457,6 +503,11 @@ _CAPTURED = re.compile(
     r"(?:dominance|market share|captur\w+|commands?|controls?)\W+(?:\w+\W+){0,2}$", re.IGNORECASE
 )
 _SHARED_MEASURES = frozenset({"liquidations", "volume"})
+_ACCOUNTED_FOR = re.compile(
+    r"\b(?:account(?:ing|ed|s)? for|made up|making up|represent(?:ing|ed|s)?)\s+"
+    r"(?:about |around |roughly |nearly |over |some |approximately |~)?$",
+    re.IGNORECASE,
+)
 _MEASURE_DOMINANCE = re.compile(r"(?:liquidation|volume)s?\s+dominance", re.IGNORECASE)
 
 
@@ -470,12 +521,24 @@ def _share_measure(sentence: str, quantity: Quantity, cues: list[Cue]) -> str | 
         return None
     share = _SHARE_OF.match(sentence, quantity.end)
     if not share:
-        return None
+        return _accounted_measure(head, cues)
     tail = re.split(r"[,;:()]|\s[—–]\s", sentence[share.start() :], maxsplit=1)[0]
     horizon = share.start() + min(len(tail), 40)
     for cue in sorted(cues, key=lambda c: c.start):
         if share.start() < cue.start < horizon and cue.metric != "dominance":
             return cue.metric if cue.metric in _SHARED_MEASURES else None
+    return None
+
+
+def _accounted_measure(head: str, cues: list[Cue]) -> str | None:
+    """ "liquidations … were $5 billion, with BTC accounting for 40%": a share of that measure."""
+    accounted = _ACCOUNTED_FOR.search(head)
+    if not accounted:
+        return None
+    clause_start = max(head.rfind(";"), head.rfind(". ")) + 1
+    earlier = [c for c in cues if clause_start <= c.start < accounted.start()]
+    if earlier and earlier[-1].metric in _SHARED_MEASURES:
+        return earlier[-1].metric
     return None
 
 
@@ -510,7 +573,7 @@ def _respectively(
     sentence: str, kept: list[tuple[Quantity, str]], mentions: list[Mention]
 ) -> dict[int, Mention]:
     """Figure index → mention, for "A and B … $X and $Y, respectively" lists."""
-    marker = re.search(r"\brespectively\b", sentence, re.IGNORECASE)
+    marker = re.search(r"\brespective(?:ly)?\b", sentence, re.IGNORECASE)
     if not marker or len(kept) < 2:
         return {}
     run = [i for i, (q, _) in enumerate(kept) if q.end <= marker.start()]
@@ -556,9 +619,27 @@ def _entity_for(
     if _TOGETHER.search(sentence[: quantity.start]):
         # "together representing 62%": a sum over the names before it, about none of them alone.
         return None, None
+    if metric == "exchange_flow":
+        paired = paired or _exchange_moved(sentence, quantity, mentions)
     mention = paired or choose_entity(
         sentence, segments, mentions, quantity.core_start, quantity.end, metric
     )
+    if (
+        paired is None
+        and mention is not None
+        and metric not in _PER_ASSET_METRICS
+        and _names_asset(mention)
+        and _ends_asset_list(sentence, mention, mentions, quantity.start)
+    ):
+        # "inflows to Solana, XRP, Polygon … amount to $3 million": a sum over the list.
+        return None, None
+    if (
+        mention is not None
+        and metric in _MARKET_TOTAL_METRICS
+        and _CRYPTO_AFTER.match(sentence, quantity.end)
+    ):
+        # "over $1 billion in crypto short positions": the whole market's, whoever led it.
+        return None, None
     if mention is None or (metric in _HOLDER_METRICS and mention.type in _PRICE_LIKE_ASSET_TYPES):
         mention = anaphora_entity(sentence, len(sentence), state.history) or mention
     if mention is None and not mentions and subject_fits(sentence, state.subject, metric):
@@ -607,6 +688,37 @@ def _in_asset_list(sentence: str, chosen: Mention, mentions: list[Mention]) -> b
         and (chosen.start == b.start or (chosen.name == a.name and chosen.start <= a.start))
         and _ASSET_LIST_GAP.fullmatch(sentence[a.end : b.start])
         for a, b in zip(assets, assets[1:], strict=False)
+    )
+
+
+_MARKET_TOTAL_METRICS = frozenset(
+    {"liquidations", "liquidated_traders", "volume", "open_interest", "market_cap"}
+)
+_CRYPTO_AFTER = re.compile(
+    r"\s+(?:worth\s+)?(?:in|of|across)\s+(?:the\s+)?(?:broader\s+)?crypto(?:currency)?\b"
+    r"(?!\s+(?:from|by|at|on)\b)",
+    re.IGNORECASE,
+)
+
+
+_EACH = re.compile(r"[^\s,.;]*\s+each\b", re.IGNORECASE)
+
+
+def _names_asset(mention: Mention) -> bool:
+    """Whether a mention names an asset, also as its group of funds ("Polygon funds")."""
+    return mention.type == "asset" or load_gazetteer().entity_type(mention.name) == "asset"
+
+
+def _ends_asset_list(sentence: str, chosen: Mention, mentions: list[Mention], start: int) -> bool:
+    """Whether ``chosen`` closes a list of assets ("Solana, XRP and Polygon") the figure sums."""
+    # A figure or parenthesis between them means the list's items have figures of their own.
+    between = sentence[chosen.end : start]
+    if chosen.end > start or re.search(r"[\d(]", between) or _EACH.match(sentence, start):
+        return False
+    assets = [m for m in mentions if _names_asset(m) and m.end <= chosen.start]
+    return bool(assets) and (
+        assets[-1].name != chosen.name
+        and _ASSET_LIST_GAP.fullmatch(sentence[assets[-1].end : chosen.start]) is not None
     )
 
 

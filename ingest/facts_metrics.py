@@ -128,7 +128,7 @@ _DOWN = re.compile(
     _I,
 )
 _IN = re.compile(
-    r"\b(?:inflows?|bought|buys?|buying|acquir\w+|purchas\w+|add(?:ed|s|ing)?|minted|mint|"
+    r"\b(?:inflows?|bought|buys?|buying|acquir\w+|purchas\w+|add(?:ed|s|ing)?|minted|mint|deposit\w*|"
     r"pulled in|"
     r"brought in|gathered|flowed into|into)\b",
     _I,

@@ -435,3 +435,61 @@ def test_find_cues_equals_running_every_cue_pattern_on_corpus_text():
     for text in texts:
         expected = [(m, x.span()) for m, p in patterns.items() for x in p.finditer(text)]
         assert [(c.metric, (c.start, c.end)) for c in find_cues(text)] == expected
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        (
+            "Five wallets withdrew 10,000 ETH (~$30 million) from Kraken on Monday.",
+            [("exchange_flow", "Kraken", "out"), ("exchange_flow", "Kraken", "out")],
+        ),
+        (
+            "Yesterday 1,500 BTC was deposited to Binance by a dormant whale.",
+            [("exchange_flow", "Binance", "in")],
+        ),
+        (
+            "Investors withdrew $200 million from Bitcoin ETFs last week.",
+            [("fund_flow", "Bitcoin", "out")],
+        ),
+    ],
+)
+def test_coins_withdrawn_from_or_deposited_to_an_exchange_are_its_flow(sentence, expected):
+    facts = extract_facts(sentence)
+    assert [(f.metric, f.entity, f.direction) for f in facts] == expected
+
+
+def test_a_persons_namesake_memecoin_is_the_coin_not_the_person():
+    fact = only("Donald Trump's official memecoin fell 20% on Monday.")
+    assert (fact.metric, fact.entity) == ("price_change", "Official Trump")
+
+
+@pytest.mark.parametrize(
+    ("sentence", "entities"),
+    [
+        ("Weekly inflows to Cardano, XRP and Polygon funds amounted to $4 million.", [None]),
+        ("Inflows to Cardano and XRP and multi-asset funds came to just $3 million.", [None]),
+        (
+            "Altcoins drew inflows, such as Solana ($2.4 million) and XRP ($700,000).",
+            ["Solana", "XRP"],
+        ),
+        ("Avalanche and Polkadot have climbed by 22% each.", ["Avalanche", "Polkadot"]),
+        (
+            "XRP and ETH liquidations were 0.5% and 0.7% of the respective market totals.",
+            ["XRP", "Ethereum"],
+        ),
+    ],
+)
+def test_a_sum_over_a_list_of_assets_is_about_none_of_them(sentence, entities):
+    assert [f.entity for f in extract_facts(sentence)] == entities
+
+
+def test_a_share_accounted_for_takes_the_measure_of_its_clause():
+    text = "Liquidations reached $2 billion this week, with ETH accounting for 35%."
+    share = next(f for f in extract_facts(text) if f.text == "35%")
+    assert (share.metric, share.entity) == ("liquidations", "Ethereum")
+
+
+def test_figures_in_crypto_at_large_are_market_wide():
+    fact = only("Bitcoin's rally triggered over $500 million in crypto liquidations.")
+    assert (fact.metric, fact.entity) == ("liquidations", None)
