@@ -13,15 +13,19 @@ from ingest.records import Fact
 from ingest.sentences import sentence_spans
 from kb.answer_articles import rank_articles
 from kb.answer_evidence import (
+    SUPERLATIVE,
     Reading,
     Sentence,
     _type_fits,
     article_sentences,
     continues,
     fact_fit,
+    figure_fit,
     new_names,
     rank_sentences,
+    ranked_facts,
     read_terms,
+    restated_premise,
     terms_of,
 )
 from kb.answer_similarity import similarities
@@ -224,44 +228,35 @@ def _entity_answer(
     n = book.cite(best)
     names = new_names(best, reading)
     typed = [name for name in names if name[1] and _type_fits(name[1], intent.entity_type)]
-    ranking = _fact_ranking(best, reading)
+    ranking = ranked_facts(best, intent)[:4]
     if ranking:
         lead = _ranking_lead(ranking, intent, n)
         text = f"{lead} {_quote(best.text)} [{n}]"
         return Answer(question, text, "ranking", facts=[(f, n) for f in ranking])
-    chosen = (typed or names)[:1]
+    chosen = _nearest_superlative(best.text, typed or names)[:1]
     lead = f"{chosen[0][0]}: " if chosen else ""
     facts = [(f, n) for f in best.facts if not _stated_fact(f, intent)]
     return Answer(question, f"{lead}{_quote(best.text)} [{n}]", "ranking", facts=facts)
 
 
-def _fact_ranking(sentence: Sentence, reading: Reading) -> list[Fact]:
-    """Facts of one sentence that rank entities of the asked type on the asked metric."""
-    intent = reading.intent
-    if intent.lowest or not intent.metric:
-        return []
-    pool = [
-        f
-        for f in sentence.facts
-        if f.entity
-        and f.metric == intent.metric
-        and f.entity not in intent.entities
-        and not _stated_fact(f, intent)
-        and _type_fits(f.entity_type, intent.entity_type)
-    ]
-    best: dict[str, Fact] = {}
-    for fact in pool:
-        if fact.entity not in best or fact.value > best[fact.entity].value:
-            best[fact.entity] = fact
-    units = {f.unit for f in best.values()}
-    if len(best) < 2 or len(units) != 1:
-        return []
-    return sorted(best.values(), key=lambda f: f.value, reverse=True)[:4]
+def _nearest_superlative(
+    text: str, names: list[tuple[str, str | None, int]]
+) -> list[tuple[str, str | None, int]]:
+    """Names ordered by how close they stand to a superlative ("BingX recording the strongest")."""
+    marks = [m.start() for m in SUPERLATIVE.finditer(text)]
+    if not marks:
+        return names
+
+    def distance(name: tuple[str, str | None, int]) -> int:
+        start, end = name[2], name[2] + len(name[0])
+        return min(max(mark - end, start - mark, 0) for mark in marks)
+
+    return sorted(names, key=distance)  # stable: ties keep the sentence's order
 
 
 def _ranking_lead(ranking: list[Fact], intent: Intent, n: int) -> str:
     first, rest = ranking[0], ranking[1:]
-    text = f"{first.entity} led with {_figure_phrase(first)}"
+    text = f"{first.entity} led with {_figure_phrase(first, intent.metric)}"
     others = [f"{fact.entity} at {fact.text}" for fact in rest]
     text += ", ahead of " + (
         others[0] if len(others) == 1 else ", ".join(others[:-1]) + " and " + others[-1]
@@ -281,7 +276,7 @@ def _figure_answer(
     """The best-fitting figure, stated with what it measures, then its sentence as evidence."""
     _, best = ranked[0]
     n = book.cite(best)
-    facts = sorted(best.facts, key=lambda f: fact_fit(f, reading.intent), reverse=True)
+    facts = sorted(best.facts, key=lambda f: figure_fit(f, best, reading), reverse=True)
     if not facts or fact_fit(facts[0], reading.intent) < -1.0:
         return Answer(question, f"{_quote(best.text)} [{n}]", "passage")
     fact = facts[0]
@@ -293,6 +288,9 @@ def _explain_answer(
     question: str, reading: Reading, ranked: list[tuple[float, Sentence]], book: _CitationBook
 ) -> Answer:
     """The best answering sentences, each followed by the sentence continuing it, in order."""
+    premise = restated_premise([s for _, s in ranked], reading)
+    if premise:
+        return _quoted_answer(question, premise, book)
     top_score = ranked[0][0]
     by_place = {(s.article_rank, s.order): s for _, s in ranked}
     best = ranked[0][1]
@@ -308,8 +306,12 @@ def _explain_answer(
     for sentence in _linked(second[0], by_place) if second else []:
         if sentence is not None and sentence not in chosen:
             chosen.append(sentence)
-    chosen = chosen[:EXPLAIN_SENTENCES]
-    chosen.sort(key=lambda s: (s.article_rank, s.order))
+    return _quoted_answer(question, chosen[:EXPLAIN_SENTENCES], book)
+
+
+def _quoted_answer(question: str, chosen: list[Sentence], book: _CitationBook) -> Answer:
+    """The chosen sentences in article order, each with its citation."""
+    chosen = sorted(chosen, key=lambda s: (s.article_rank, s.order))
     parts, facts = [], []
     for sentence in chosen:
         n = book.cite(sentence)
@@ -339,9 +341,11 @@ def _quote(sentence: str) -> str:
     return sentence if sentence.endswith((".", "!", "?", "…")) else sentence + "."
 
 
-def _figure_phrase(fact: Fact) -> str:
+def _figure_phrase(fact: Fact, asked_metric: str | None = None) -> str:
     """``over $59 million in long liquidations``: the figure as written, with what it measures."""
-    label = _METRIC_LABELS.get(fact.metric, "figure")
+    # An unlabelled figure ranked with labelled ones measures what the question asks.
+    metric = asked_metric if fact.metric == "other" and asked_metric else fact.metric
+    label = _METRIC_LABELS.get(metric, "figure")
     if fact.metric == "fund_flow" and fact.direction in ("in", "out"):
         label = "inflows" if fact.direction == "in" else "outflows"
     side = f"{fact.side} " if fact.side and fact.metric in ("liquidations", "open_interest") else ""

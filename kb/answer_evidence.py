@@ -100,6 +100,37 @@ _LEADER = re.compile(
     r"greatest|primar(?:y|ily)|mainly|main)\b",
     re.IGNORECASE,
 )
+# Superlatives that single out one entity of several ("BingX recording the strongest dip").
+SUPERLATIVE = re.compile(
+    r"\b(?:most|largest|highest|biggest|steepest|strongest|sharpest|hardest|heaviest|greatest|"
+    r"lowest|least|smallest|weakest|worst|best|led|leads|leading|topped|first)\b",
+    re.IGNORECASE,
+)
+# The words a question's superlative governs: "the steepest decline in …" -> "decline".
+_SUPERLATIVE_HEAD = re.compile(
+    r"\b(?:most|largest|highest|biggest|steepest|strongest|sharpest|hardest|heaviest|greatest|"
+    r"lowest|least|smallest|weakest|fewest)\s+([\w-]+)(?:\s+([\w-]+))?",
+    re.IGNORECASE,
+)
+# Bonus of a sentence that ranks two or more entities of the asked type on the asked metric.
+LISTED_RANKING_BONUS = 0.5
+LISTED_RANKING_STEP = 0.1
+LISTED_RANKING_MOST = 0.8
+# Bonus of a sentence with a superlative about what the question's superlative governs.
+SUPERLATIVE_HEAD_BONUS = 0.3
+# Weight of the words just before a figure matching the asking clause ("liquidation threshold of
+# $104,035" for "at what price would … be liquidated"), and how many such words make a full match.
+FIGURE_CUE_WEIGHT = 1.0
+FIGURE_CUE_WORDS = 3
+# The words around a figure that say what it measures: "a $143 million flash loan to".
+FIGURE_CUE_BEFORE = 6
+FIGURE_CUE_AFTER = 3
+_MAGNITUDES = frozenset(["thousand", "million", "billion", "trillion", "usd", "dollar"])
+# A figure of the entity the asking clause names fits; one of another named entity less so.
+CLAUSE_ENTITY_FIT = 0.3
+OTHER_ENTITY_MISFIT = 0.2
+# Share of the asking clause's core words a sentence must use to count as restating it.
+RESTATED_CLAUSE_SHARE = 0.6
 # Words that state a cause outright, and words that only hint at one.
 _CAUSAL = re.compile(
     r"\b(?:because|due to|driven by|drove|triggers?|triggered|sparked|caused|cause|as a result|"
@@ -267,6 +298,8 @@ class Reading:
     context_order: int | None = None  # the top article's sentence restating the question
     core: set[str] = field(default_factory=set)  # subject and verb of the wh-clause
     context_follows: bool = False  # the context sentence opens as a consequence ("As such, …")
+    head: set[str] = field(default_factory=set)  # words the question's superlative governs
+    head_metrics: frozenset[str] = frozenset()  # metrics those words name
 
 
 def terms_of(text: str) -> set[str]:
@@ -287,6 +320,8 @@ def read_terms(question: str, intent: Intent) -> Reading:
     metrics = frozenset(cue.metric for cue in find_cues(focus_text))
     loaded = bool(intent.stated_values) or len(question.split()) > LOADED_QUESTION_WORDS
     why = focus_text.lower().startswith("why")
+    head_match = _SUPERLATIVE_HEAD.search(focus_text)
+    head_text = " ".join(g for g in head_match.groups() if g) if head_match else ""
     causal = why or bool(_ASKS_CAUSE.match(focus_text))
     return Reading(
         intent,
@@ -299,6 +334,8 @@ def read_terms(question: str, intent: Intent) -> Reading:
         why,
         causal=causal,
         core=terms_of(_CORE_END.split(focus_text, maxsplit=1)[0]),
+        head={t for t in terms_of(head_text) if t not in terms_of(" ".join(named))},
+        head_metrics=frozenset(cue.metric for cue in find_cues(head_text)),
     )
 
 
@@ -367,6 +404,27 @@ def novelty(sentence: Sentence, reading: Reading) -> float:
     return len(sentence.terms - reading.terms) / len(sentence.terms)
 
 
+def restated_premise(sentences: list[Sentence], reading: Reading) -> list[Sentence]:
+    """The lead-up to a sentence restating the asking clause as a consequence, then that sentence.
+
+    "X. Y. This made the market very fragile." answers "What made the market so fragile?" with
+    X and Y: the restating sentence only points back at them.
+    """
+    asking = reading.core or reading.focus
+    top = [s for s in sentences if s.article_rank == 0]
+    if not asking or not top:
+        return []
+    best = max(top, key=lambda s: (_overlap(s, asking), -s.order))
+    # Only an opening pointer ("This made …", "As such, …") makes the restatement a conclusion.
+    pointing = _CONTINUING.match(best.text) or _CONSEQUENCE.match(best.text)
+    if _overlap(best, asking) < RESTATED_CLAUSE_SHARE or not pointing:
+        return []
+    by_order = {s.order: s for s in top}
+    lead = [by_order.get(best.order - n) for n in (2, 1)]
+    lead = [s for s in lead if s is not None and len(s.text.split()) >= SHORTEST_ANSWER_WORDS]
+    return [*lead, best] if lead else []
+
+
 def continues(sentence: Sentence) -> bool:
     """Whether the sentence opens by referring back to the one before it."""
     return bool(_CONTINUING.match(sentence.text) or _BACK_REFERENCE.match(sentence.text))
@@ -423,6 +481,40 @@ def _type_fits(kind: str | None, wanted: str | None) -> bool:
     return kind == wanted
 
 
+def ranked_facts(sentence: Sentence, intent: Intent) -> list[Fact]:
+    """Facts of one sentence ranking entities of the asked type on the asked metric, best first."""
+    if intent.lowest or not intent.metric:
+        return []
+    units = {f.unit for f in sentence.facts if f.metric == intent.metric}
+    # Extractors label some items of one listed sentence "other" ("Binance (52.94%), Gate
+    # (70.26%)"): an unlabelled figure in the unit of the labelled ones measures the same.
+    pool = [
+        f
+        for f in sentence.facts
+        if f.entity
+        and (f.metric == intent.metric or (f.metric == "other" and f.unit in units))
+        and f.entity not in intent.entities
+        and not _stated(f.value, intent)
+        and _type_fits(f.entity_type, intent.entity_type)
+    ]
+    best: dict[str, Fact] = {}
+    for fact in pool:
+        if fact.entity not in best or fact.value > best[fact.entity].value:
+            best[fact.entity] = fact
+    if len(best) < 2 or len({f.unit for f in best.values()}) != 1:
+        return []
+    return sorted(best.values(), key=lambda f: f.value, reverse=True)
+
+
+def _governs_head(sentence: Sentence, reading: Reading) -> bool:
+    """Whether a superlative of the sentence is about what the question's superlative governs."""
+    if not (reading.head or reading.head_metrics) or not SUPERLATIVE.search(sentence.text):
+        return False
+    if reading.head and _overlap(sentence, reading.head) > 0:
+        return True
+    return any(f.metric in reading.head_metrics for f in sentence.facts)
+
+
 def _metric_fits(sentence: Sentence, intent: Intent) -> bool:
     if not intent.metric:
         return False
@@ -442,9 +534,47 @@ def fact_fit(fact: Fact, intent: Intent, asked_metrics: frozenset[str] = frozens
         score += 0.8 if fact.metric == intent.metric or fact.metric in asked_metrics else 0.0
     if intent.side and fact.side == intent.side:
         score += 0.3
-    if fact.entity and fact.entity in intent.entities:
-        score += 0.3
+    if intent.clause_entities and fact.entity:
+        # The asking clause names whose figure it wants; the context's other names are not it.
+        asked = fact.entity in intent.clause_entities
+        score += CLAUSE_ENTITY_FIT if asked else -OTHER_ENTITY_MISFIT
+    elif fact.entity and fact.entity in intent.entities:
+        score += CLAUSE_ENTITY_FIT
     return score
+
+
+def _asking_words(reading: Reading) -> set[str]:
+    """The asking core's content words, less names, figures and magnitudes it states."""
+    names = terms_of(" ".join(reading.named))
+    return {
+        term
+        for term in (reading.core or reading.focus)
+        if term not in names and term not in _MAGNITUDES and not any(c.isdigit() for c in term)
+    }
+
+
+def figure_cue(fact: Fact, sentence: Sentence, asking: set[str]) -> float:
+    """Share of the asking words among the few words around a figure, up to its neighbours."""
+    if not asking:
+        return 0.0
+    start = max(0, fact.start - sentence.body_start)
+    end = max(start, fact.end - sentence.body_start)
+    earlier = [f.end - sentence.body_start for f in sentence.facts if f.end <= fact.start]
+    later = [f.start - sentence.body_start for f in sentence.facts if f.start >= fact.end]
+    before = sentence.text[max([0, *earlier]) : start].split()[-FIGURE_CUE_BEFORE:]
+    after = sentence.text[end : min([len(sentence.text), *later])].split()[:FIGURE_CUE_AFTER]
+    cue = " ".join(before + after)
+    words = Sentence(cue, "", 0, 0, 0, (0, 0), 0, terms=terms_of(cue))
+    found = _overlap(words, asking) * len(asking)
+    return min(1.0, found / min(len(asking), FIGURE_CUE_WORDS))
+
+
+def figure_fit(fact: Fact, sentence: Sentence, reading: Reading) -> float:
+    """How well a fact answers a figure question, with the words introducing it."""
+    fit = fact_fit(fact, reading.intent, reading.metrics)
+    if fit <= -2.0:
+        return fit
+    return fit + FIGURE_CUE_WEIGHT * figure_cue(fact, sentence, _asking_words(reading))
 
 
 def score_sentence(sentence: Sentence, reading: Reading, context_order: int | None) -> float:
@@ -468,8 +598,12 @@ def score_sentence(sentence: Sentence, reading: Reading, context_order: int | No
         score += 0.5 if _LEADER.search(sentence.text) else 0.0
         score += 0.3 if _metric_fits(sentence, intent) else 0.0
         score += 0.1 if near else 0.0
+        listed = len(ranked_facts(sentence, intent))
+        if listed:
+            score += min(LISTED_RANKING_MOST, LISTED_RANKING_BONUS + LISTED_RANKING_STEP * listed)
+        score += SUPERLATIVE_HEAD_BONUS if _governs_head(sentence, reading) else 0.0
     elif intent.kind == "figure":
-        fits = [fact_fit(f, intent, reading.metrics) for f in sentence.facts]
+        fits = [figure_fit(f, sentence, reading) for f in sentence.facts]
         score += max(fits) if fits else -1.2
         score += 0.1 if near else 0.0
     else:

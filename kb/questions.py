@@ -108,6 +108,8 @@ class Intent:
     stated_values: list[float] = field(default_factory=list)
     # The wh-clause up to its first subordinate clause: what is asked, without the context.
     clause: str = ""
+    # Entities the asking clause itself names ("max pain for Bitcoin options"), not its context.
+    clause_entities: list[str] = field(default_factory=list)
 
 
 def read_question(question: str) -> Intent:
@@ -136,6 +138,7 @@ def read_question(question: str) -> Intent:
     if kind == "figure":
         unit = next((unit for pattern, unit in _UNIT_HINTS if pattern.search(clause)), None)
     side_match = _SIDE.search(clause)
+    focus = _FOCUS_END.split(clause, maxsplit=1)[0]
     return Intent(
         kind=kind,
         metric=metric,
@@ -145,5 +148,6 @@ def read_question(question: str) -> Intent:
         unit=unit,
         lowest=bool(_LOWEST.search(clause)),
         stated_values=[fact.value for fact in extract_facts(question)],
-        clause=_FOCUS_END.split(clause, maxsplit=1)[0],
+        clause=focus,
+        clause_entities=list(dict.fromkeys(m.name for m in find_mentions(focus))),
     )

@@ -45,6 +45,14 @@ GENERAL_CASES = [
     ("Why have Bitcoin reserves on exchanges declined even as the price surged to $70,000?",
      "institutional buying"),
     ("Why did ETH plunge over 30% in less than 24 hours?", "trade war"),
+    # Added with the superlative, figure-cue and restated-premise scoring.
+    ("Which blockchain holds the largest share of total value locked in DeFi after TVL reached "
+     "a three-year high?", "Ethereum"),
+    ("What price did gold start the year at before its record run above $4,400?", "$2,600"),
+    ("What was Solana's total market cap after its climb to a 20-month high?", "$39.6 billion"),
+    ("How much total value locked did DeFi reach at its three-year high?", "$153 billion"),
+    ("Why has DeFi total value locked climbed back to its highest level since 2022?",
+     "restaking"),
 ]
 _MARKER = re.compile(r"\[(\d+)\]")
 
