@@ -7,17 +7,16 @@ data directory built once per module from a few articles of ../shared/corpus/art
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import copy_data_dir, copy_model_into
+from support.corpus import articles_of, corpus_records, shape_problems
 
 from ingest.dedupe import DUPLICATE_OVERLAP, overlap, shingle_hashes
-from ingest.jsonl import article_from_record
-from ingest.records import Article, canonical_url
+from ingest.records import canonical_url
 from kb.embedding import MODEL_DIM, MODEL_SHA256, Embedder
 from kb.errors import NotFound
 from kb.knowledge import (
@@ -26,38 +25,15 @@ from kb.knowledge import (
     KnowledgeBase,
     article_vector_id,
 )
-from kb.store import Store
 from kb.vectors import VectorIndex, manifest_path, mean_vector
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT.parent / "shared" / "corpus" / "articles.jsonl"
-SOURCES = ("Alpha Wire", "Beta Daily")
 BASE_ARTICLES = 8
 INDEX_FILES = (PASSAGE_INDEX_FILE, ARTICLE_INDEX_FILE,
                manifest_path(PASSAGE_INDEX_FILE).name, manifest_path(ARTICLE_INDEX_FILE).name)
 # Written for these tests: a syndication footer, not text from the corpus.
 FOOTER = "This story was first published by a partner outlet and is republished with permission."
-
-
-def corpus_records(count: int, skip: int = 0) -> list[dict]:
-    """Corpus records long enough to make more than one passage, with a source and a date added."""
-    records = []
-    with open(CORPUS, encoding="utf-8") as lines:
-        for line in lines:
-            record = json.loads(line)
-            if len(record["text"]) >= 1500:
-                records.append(record)
-    chosen = records[skip : skip + count]
-    return [{**record, "source": SOURCES[(skip + n) % 2],
-             "published": f"2024-03-{skip + n + 1:02d}T09:00:00+00:00"}
-            for n, record in enumerate(chosen)]
-
-
-def articles_of(records: list[dict]) -> list[Article]:
-    """Parsed articles of the records, as `kb ingest` would read them from a JSONL file."""
-    return [article_from_record(record, origin=f"test:{n}") for n, record in enumerate(records)]
 
 
 @pytest.fixture(scope="module")
@@ -83,21 +59,6 @@ def kb_dir(base_dir: Path, tmp_path: Path) -> Path:
 def kb(kb_dir: Path, embedder: Embedder) -> KnowledgeBase:
     """A knowledge base over a writable copy of the small data directory."""
     return KnowledgeBase(kb_dir, embedder=embedder)
-
-
-def shape_problems(store: Store) -> list[str]:
-    """Articles whose passages do not run 0, 1, 2, ... or whose offsets do not slice the body."""
-    problems = []
-    for article_id in store.article_ids():
-        body = store.get_article(article_id).article.body
-        passages = sorted((p.passage for p in
-                           store.get_passages(store.article_passage_ids(article_id)).values()),
-                          key=lambda p: p.ordinal)
-        if [p.ordinal for p in passages] != list(range(len(passages))) or not passages:
-            problems.append(f"{article_id}: ordinals {[p.ordinal for p in passages]}")
-        problems += [f"{article_id}#{p.ordinal}: offsets do not slice the body"
-                     for p in passages if body[p.start : p.end] != p.text]
-    return problems
 
 
 def file_times(data_dir: Path) -> dict[str, int]:

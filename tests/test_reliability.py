@@ -19,17 +19,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import copy_model_into
+from support.corpus import CORPUS, shape_problems
 
 from ingest.sources import read_sources
 from kb.embedding import MODEL_DIM, Embedder
 from kb.knowledge import KnowledgeBase
 from kb.search import MODES, search
-from kb.store import Store
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT.parent / "shared" / "corpus" / "articles.jsonl"
 KILLS = 4
 KILL_BUDGET_S = 60.0
 # Delays before each kill: long enough to get past the model load sometimes, short enough to
@@ -60,21 +59,6 @@ def reference_counts(tmp_path_factory: pytest.TempPathFactory, model_data_dir: P
     kb.ingest(read_sources([str(CORPUS)]))
     assert kb.consistency_problems() == []
     return kb.stats()
-
-
-def shape_problems(store: Store) -> list[str]:
-    """Articles with no passages, passages not numbered 0, 1, 2, ..., or offsets off the body."""
-    problems = []
-    for article_id in store.article_ids():
-        body = store.get_article(article_id).article.body
-        passages = sorted((p.passage for p in
-                           store.get_passages(store.article_passage_ids(article_id)).values()),
-                          key=lambda p: p.ordinal)
-        if not passages or [p.ordinal for p in passages] != list(range(len(passages))):
-            problems.append(f"{article_id}: ordinals {[p.ordinal for p in passages]}")
-        problems += [f"{article_id}#{p.ordinal}: offsets do not slice the body"
-                     for p in passages if body[p.start : p.end] != p.text]
-    return problems
 
 
 def ingest_process(data_dir: Path, log: Path) -> subprocess.Popen:

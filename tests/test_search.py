@@ -6,16 +6,14 @@ once per module from a few articles of ../shared/corpus/articles.jsonl, with sou
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import copy_data_dir, copy_model_into
+from support.corpus import articles_of, corpus_records
 
-from ingest.jsonl import article_from_record
-from ingest.records import Article
 from kb.embedding import Embedder
 from kb.errors import KbError, NotFound
 from kb.knowledge import KnowledgeBase, article_vector_id
@@ -24,29 +22,7 @@ from kb.store import Filters, StoredArticle
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT.parent / "shared" / "corpus" / "articles.jsonl"
-SOURCES = ("Alpha Wire", "Beta Daily")
 ARTICLES = 10
-
-
-def corpus_records(count: int, skip: int = 0) -> list[dict]:
-    """Corpus records of some length, with a source and a date (March 2024, one a day) added."""
-    records = []
-    with open(CORPUS, encoding="utf-8") as lines:
-        for line in lines:
-            record = json.loads(line)
-            if len(record["text"]) >= 1500:
-                records.append(record)
-    chosen = records[skip : skip + count]
-    return [{**record, "source": SOURCES[(skip + n) % 2],
-             "published": f"2024-03-{skip + n + 1:02d}T09:00:00+00:00"}
-            for n, record in enumerate(chosen)]
-
-
-def articles_of(records: list[dict]) -> list[Article]:
-    """Parsed articles of the records, as `kb ingest` would read them from a JSONL file."""
-    return [article_from_record(record, origin=f"test:{n}") for n, record in enumerate(records)]
 
 
 def own_words(body: str, skip: int = 0, words: int = 14) -> str:
