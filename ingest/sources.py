@@ -86,7 +86,20 @@ def commentary_text(data: bytes, name: str = "", content_type: str | None = None
     text = decode_page(data, content_type)
     if _sniff(text, _suffix(Path(name)), content_type) == "html":
         return parse_html(text, origin=name).body
-    return text
+    return _page_text_body(text)
+
+
+def _page_text_body(text: str) -> str:
+    """The article body of a saved page text; other plain text as it is.
+
+    A pasted page keeps its Q&A, teasers and navigation, whose figures are not the article's.
+    """
+    try:
+        article = parse_page_text(text)
+    except IngestError:
+        return text
+    recognised = article.published or article.source or article.qa or article.related
+    return article.body if recognised else text
 
 
 def _read_file(path: Path) -> ArticleStream:

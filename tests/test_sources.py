@@ -12,7 +12,13 @@ from support.http_server import LocalServer, Route
 from ingest.errors import IngestError
 from ingest.jsonl import parse_jsonl
 from ingest.records import Article
-from ingest.sources import SourceOptions, read_source, read_sources, read_upload
+from ingest.sources import (
+    SourceOptions,
+    commentary_text,
+    read_source,
+    read_sources,
+    read_upload,
+)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 BENCH_PAGES = SHARED / "bench" / "article-extraction" / "html"
@@ -212,3 +218,14 @@ def test_cp1252_and_shift_jis_pages_come_out_readable(server):
     )
     assert "“€5bn” café" in _articles(read_source(server.url("/cp"), LOCAL))[0].body
     assert "ビットコイン価格" in _articles(read_source(server.url("/sj"), LOCAL))[0].body
+
+
+def test_figures_are_read_from_a_pasted_page_body_not_its_teasers():
+    text = commentary_text(SEED.read_bytes(), "pasted")
+    assert "Hyperliquid saw over $59 million" in text
+    assert "Hair Dryer" not in text and "Связанные" not in text
+
+
+def test_plain_pasted_text_is_kept_whole():
+    text = "Binance recorded approximately $36 million in long liquidations."
+    assert commentary_text(text.encode(), "pasted") == text
