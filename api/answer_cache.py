@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import OrderedDict
 
+from kb.answer import answer_question
 from kb.knowledge import PASSAGE_INDEX_FILE, KnowledgeBase
+from kb.store import Filters
 from kb.vectors import manifest_path
 
 ANSWER_CACHE_SIZE = 2048
@@ -57,3 +60,14 @@ class AnswerCache:
             self._entries[key] = body
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
+
+    def answer(self, question: str, k: int, filters: Filters) -> tuple[bytes, bool]:
+        """The answer's JSON body, and whether it came from the cache."""
+        key = (self.generation(), question, k, filters.since, filters.until, filters.source)
+        body = self.get(key)
+        if body is not None:
+            return body, True
+        answer = answer_question(self.kb, question, k=k, filters=filters)
+        body = json.dumps(answer.to_dict(), ensure_ascii=False, default=str).encode()
+        self.put(key, body)
+        return body, False

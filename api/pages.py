@@ -14,17 +14,28 @@ import logging
 import math
 import re
 from http import HTTPStatus
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
-from flask import Blueprint, Response, current_app, render_template, request, url_for
+from flask import Blueprint, Response, render_template, request, url_for
 from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 
 from api.charts import chart_from_facts, metric_label, render_svg
+from api.routes import (
+    MAX_QUESTION_CHARS,
+    article_detail,
+    article_summary,
+    date_filters,
+    fetch_article,
+    http_url,
+    int_param,
+    state,
+    text_param,
+)
 from ingest.errors import IngestError
 from ingest.facts import extract_facts
 from ingest.gazetteer import canonical
-from ingest.sources import SourceOptions, commentary_text, read_sources
+from ingest.sources import commentary_text
 from kb.errors import KbError
 
 log = logging.getLogger(__name__)
@@ -40,19 +51,11 @@ CSV_COLUMNS = ("entity", "metric", "side", "direction", "window", "value", "unit
 _MARKER = re.compile(r"\[(\d+)\]")
 
 
-def _state():  # noqa: ANN202 - AppState lives in api/__init__, which imports the blueprints
-    from api import EXTENSION
-
-    return current_app.extensions[EXTENSION]
-
-
 # -- page data ---------------------------------------------------------------------------------
 
 
 def answer_data(question: str, k: int = ANSWER_K) -> dict[str, object]:
     """The answer as the JSON of ``/api/ask``, shared with its cache (same key, same body)."""
-    from api.routes import MAX_QUESTION_CHARS
-    from kb.answer import answer_question
     from kb.store import Filters
 
     if not question:
@@ -61,13 +64,7 @@ def answer_data(question: str, k: int = ANSWER_K) -> dict[str, object]:
     if len(question) > MAX_QUESTION_CHARS:
         raise KbError(f"The question is {len(question)} characters long; at most "
                       f"{MAX_QUESTION_CHARS} are accepted.")
-    state = _state()
-    key = (state.answers.generation(), question, k, None, None, None)
-    body = state.answers.get(key)
-    if body is None:
-        answer = answer_question(state.kb, question, k=k, filters=Filters())
-        body = json.dumps(answer.to_dict(), ensure_ascii=False, default=str).encode()
-        state.answers.put(key, body)
+    body, _ = state().answers.answer(question, k, Filters())
     return json.loads(body)
 
 
@@ -79,7 +76,7 @@ def cited_figures(answer: dict[str, object]) -> list[dict[str, object]]:
     """
     cited = {int(n) for n in _MARKER.findall(str(answer["answer"]))}
     by_passage = {c["passage_id"]: c["n"] for c in answer["citations"] if c["n"] in cited}
-    facts = _state().kb.store.passage_facts(by_passage)
+    facts = state().kb.store.passage_facts(by_passage)
     rows = [{**fact.to_dict(), "citation": by_passage[fact.passage_id]} for fact in facts]
     # Named entities first: they are what a "which ..." question asks about.
     return sorted(rows, key=lambda row: (row["entity"] is None, row["citation"]))
@@ -87,10 +84,9 @@ def cited_figures(answer: dict[str, object]) -> list[dict[str, object]]:
 
 def article_data(article_id: str) -> dict[str, object]:
     """One article as ``/api/articles/<id>`` returns it, plus its related articles."""
-    from api.routes import article_detail
     from kb.search import related
 
-    kb = _state().kb
+    kb = state().kb
     return {
         **article_detail(kb, article_id),
         "related_articles": [item.to_dict() for item in related(kb, article_id, RELATED_K)],
@@ -105,14 +101,8 @@ def extract_data(text: str | None, url: str | None) -> dict[str, object]:
                       "neither.")
     title = None
     if url:
-        from api.routes import http_url
-
-        options = SourceOptions(allow_private=bool(_state().settings.get("allow_private_urls")))
-        items = list(read_sources([http_url(url, "The URL")], options))
-        first = items[0] if items else IngestError("nothing could be read", source=url)
-        if isinstance(first, IngestError):
-            raise first
-        title, body = first.title, first.body
+        article = fetch_article(http_url(url, "The URL"))
+        title, body = article.title, article.body
     else:
         if len(text) > MAX_EXTRACT_CHARS:
             raise KbError(f"The text is {len(text):,} characters long; at most "
@@ -178,6 +168,13 @@ def _page_url(page: int) -> str:
     return f"{url_for('pages.articles')}?{urlencode(args)}"
 
 
+@pages.app_template_filter("web_url")
+def web_link(value: object) -> str | None:
+    """The URL if it is http(s); stored data from elsewhere never becomes a script link."""
+    url = str(value or "")
+    return url if urlsplit(url).scheme.lower() in ("http", "https") else None
+
+
 @pages.app_template_filter("day")
 def day(value: object) -> str:
     """An ISO date-time as its day (``2026-01-29``); empty when unknown."""
@@ -215,8 +212,6 @@ def ask() -> tuple[str, int] | str:
 @pages.get("/articles")
 def articles() -> tuple[str, int] | str:
     """Stored articles newest first, filtered by source, date range and entity, paginated."""
-    from api.routes import article_summary, date_filters, int_param, text_param
-
     form = {name: (request.args.get(name) or "").strip()
             for name in ("source", "since", "until", "entity")}
     try:
@@ -228,7 +223,7 @@ def articles() -> tuple[str, int] | str:
     except KbError as error:
         return render_template("articles.html", form=form, items=[], total=0, page=1,
                                pages=0, error=error.detail), error.status
-    found, total = _state().kb.store.list_articles(filters, (page - 1) * PER_PAGE, PER_PAGE)
+    found, total = state().kb.store.list_articles(filters, (page - 1) * PER_PAGE, PER_PAGE)
     items = [{**article_summary(s), "snippet": _snippet(s.article.body)} for s in found]
     last = max(1, math.ceil(total / PER_PAGE))
     return render_template(

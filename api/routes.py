@@ -40,14 +40,14 @@ GROUP_BY = ("entity",)
 # -- shared state ----------------------------------------------------------------------------
 
 
-def _state():  # noqa: ANN202 - AppState lives in api/__init__ and imports this module
+def state():  # noqa: ANN202 - AppState lives in api/__init__ and imports this module
     from api import EXTENSION
 
     return current_app.extensions[EXTENSION]
 
 
 def _kb() -> KnowledgeBase:
-    return _state().kb
+    return state().kb
 
 
 def _json(data: object, status: int = 200) -> Response:
@@ -121,6 +121,8 @@ def json_body() -> dict:
     raw = request.get_data(cache=True)
     try:
         data = json.loads(raw)
+    except RecursionError:
+        raise KbError("the body is not valid JSON: nested too deeply") from None
     except ValueError as error:
         raise KbError(f"the body is not valid JSON: {error}") from None
     if not isinstance(data, dict):
@@ -130,7 +132,7 @@ def json_body() -> dict:
 
 def require_token() -> None:
     """Refuse a write without the configured bearer token (401) or with a wrong one (403)."""
-    expected = _state().settings.get("api_token")
+    expected = state().settings.get("api_token")
     if not expected:
         raise KbError("writes are disabled until KB_API_TOKEN is set on the server", status=403)
     header = request.headers.get("Authorization", "")
@@ -155,7 +157,7 @@ def http_url(value: object, where: str) -> str:
 
 
 def _source_options() -> SourceOptions:
-    return SourceOptions(allow_private=bool(_state().settings.get("allow_private_urls")))
+    return SourceOptions(allow_private=bool(state().settings.get("allow_private_urls")))
 
 
 # -- shaping -----------------------------------------------------------------------------------
@@ -182,8 +184,6 @@ def health() -> Response:
 @blueprint.get("/ask")
 def ask() -> Response:
     """Answer a question with cited passages."""
-    from kb.answer import answer_question
-
     question = " ".join((request.args.get("q") or "").split())
     if not question:
         raise KbError("q is required: the question to answer, e.g. ?q=Which+exchange+led+"
@@ -191,19 +191,9 @@ def ask() -> Response:
     if len(question) > MAX_QUESTION_CHARS:
         raise KbError(f"q must be at most {MAX_QUESTION_CHARS} characters, got {len(question)}")
     k = int_param("k", 5, 1, MAX_K)
-    filters = date_filters()
-    cache = _state().answers
-    key = (cache.generation(), question, k, filters.since, filters.until, filters.source)
-    body = cache.get(key)
-    if body is None:
-        answer = answer_question(_kb(), question, k=k, filters=filters)
-        body = json.dumps(answer.to_dict(), ensure_ascii=False, default=str).encode()
-        cache.put(key, body)
-        hit = "miss"
-    else:
-        hit = "hit"
+    body, cached = state().answers.answer(question, k, date_filters())
     response = current_app.response_class(body, mimetype="application/json")
-    response.headers["X-Answer-Cache"] = hit
+    response.headers["X-Answer-Cache"] = "hit" if cached else "miss"
     return response
 
 
@@ -215,12 +205,12 @@ def ingest() -> Response:
         items = _uploaded_items()
     else:
         items = _json_items(json_body())
-    state = _state()
-    with state.write_lock:
+    app_state = state()
+    with app_state.write_lock:
         try:
-            results = state.kb.ingest(items)
+            results = app_state.kb.ingest(items)
         finally:
-            state.answers.invalidate()
+            app_state.answers.invalidate()
     return _json({"articles": [result.to_dict() for result in results]})
 
 
@@ -280,17 +270,23 @@ def extract() -> Response:
         article = parse_html(value, origin="html")
         title, text = article.title, article.body
     else:
-        items = list(read_sources([http_url(value, "url")], _source_options()))
-        first = items[0] if items else IngestError("nothing could be read", source=value)
-        if isinstance(first, IngestError):
-            raise _as_gateway_error(first)
-        title, text = first.title, first.body
+        article = fetch_article(http_url(value, "url"))
+        title, text = article.title, article.body
     facts = [fact.to_dict() for fact in extract_facts(text)]
     payload: dict[str, object] = {"facts": facts}
     if name != "text":
         # Fact offsets point into the extracted body, so the client gets it too.
         payload.update({"title": title, "text": text})
     return _json(payload)
+
+
+def fetch_article(url: str) -> Article:
+    """The article at ``url``; a failed fetch is a 502 naming what the upstream said."""
+    items = list(read_sources([url], _source_options()))
+    first = items[0] if items else IngestError("nothing could be read", source=url)
+    if isinstance(first, IngestError):
+        raise _as_gateway_error(first)
+    return first
 
 
 def _as_gateway_error(error: IngestError) -> IngestError:
@@ -361,12 +357,12 @@ def related_articles(article_id: str) -> Response:
 def delete_article(article_id: str) -> Response:
     """Delete an article with its passages, facts and vectors."""
     require_token()
-    state = _state()
-    with state.write_lock:
+    app_state = state()
+    with app_state.write_lock:
         try:
-            state.kb.delete_article(article_id)
+            app_state.kb.delete_article(article_id)
         finally:
-            state.answers.invalidate()
+            app_state.answers.invalidate()
     return _json({"id": article_id, "status": "deleted"})
 
 

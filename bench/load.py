@@ -109,7 +109,7 @@ def build_data_dir(data_dir: Path) -> None:
     if (data_dir / "kb.sqlite3").exists():
         return
     print(f"building {data_dir} from {', '.join(str(s) for s in SOURCES)} ...", flush=True)
-    subprocess.run([sys.executable, "-m", "kb", "--data-dir", str(data_dir), "ingest", "--quiet",
+    subprocess.run([sys.executable, "-m", "cli", "--data-dir", str(data_dir), "ingest", "--quiet",
                     *map(str, SOURCES)], cwd=ROOT, check=True)
 
 

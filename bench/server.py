@@ -29,7 +29,7 @@ def start_server(
     port = free_port()
     env = {**os.environ, "KB_NO_SAMPLE": "1", "KB_THREADS": str(threads), **(env or {})}
     process = subprocess.Popen(
-        [sys.executable, "-m", "kb", "--data-dir", str(data_dir), "serve", "--port", str(port)],
+        [sys.executable, "-m", "cli", "--data-dir", str(data_dir), "serve", "--port", str(port)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -63,11 +63,10 @@ _ALIASES = {
 }
 
 
-def _size_error(n_bytes: int) -> IngestError:
+def _size_error(n_bytes: int, limit: int = MAX_PAGE_BYTES) -> IngestError:
     megabytes = n_bytes / (1024 * 1024)
     return IngestError(
-        f"page is {megabytes:.1f} MB; the limit is {MAX_PAGE_BYTES // (1024 * 1024)} MB",
-        status=413,
+        f"page is {megabytes:.1f} MB; the limit is {limit // (1024 * 1024)} MB", status=413
     )
 
 
@@ -109,12 +108,13 @@ def _declared_encodings(data: bytes, content_type: str | None) -> list[str]:
     return [c for c in (_codec(label) for label in found) if c]
 
 
-def decode_page(data: bytes, content_type: str | None = None) -> str:
+def decode_page(data: bytes, content_type: str | None = None,
+                max_bytes: int = MAX_PAGE_BYTES) -> str:
     """Decode the bytes of a web page to text, or raise IngestError saying why it is not one."""
     if not data or not data.strip():
         raise IngestError("empty file: the page has no content")
-    if len(data) > MAX_PAGE_BYTES:
-        raise _size_error(len(data))
+    if len(data) > max_bytes:
+        raise _size_error(len(data), max_bytes)
     for bom, codec in _BOMS:
         if data.startswith(bom):
             return data[len(bom) :].decode(codec, errors="replace")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import trafilatura
 from lxml import etree
@@ -246,14 +246,22 @@ def related_teasers(tree: HtmlElement, base_url: str | None = None) -> list[Rela
     for container in containers:
         for a in container.iter("a"):
             title = " ".join(a.text_content().split())
-            href = (a.get("href") or "").strip()
-            if title.count(" ") < 3 or not href or href.startswith(("#", "javascript:")):
+            url = web_url(a.get("href"), base_url)
+            if title.count(" ") < 3 or url is None:
                 continue
-            url = urljoin(base_url, href) if base_url else href
             teasers.setdefault(_norm(title), RelatedTeaser(title=title, url=url))
             if len(teasers) >= _MAX_RELATED:
                 return list(teasers.values())
     return list(teasers.values())
+
+
+def web_url(href: str | None, base_url: str | None) -> str | None:
+    """``href`` made absolute if it is an http(s) link; None for javascript:, data: and the like."""
+    href = (href or "").strip()
+    if not href or href.startswith("#"):
+        return None
+    absolute = urljoin(base_url, href) if base_url else href
+    return absolute if urlsplit(absolute).scheme.lower() in ("http", "https") else None
 
 
 def extract_body(
@@ -280,7 +288,8 @@ def extract_body(
     kept, teasers = filter_blocks(blocks, list(titles or []), anchors)
     seen = {_norm(t.title) for t in listed}
     related = listed + [
-        RelatedTeaser(title=b.text.replace("\n", " "), url=b.links[0] if b.links else None)
+        RelatedTeaser(title=b.text.replace("\n", " "),
+                      url=web_url(b.links[0], url) if b.links else None)
         for b in teasers
         if _norm(b.text) not in seen
     ]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ingest.encoding import decode_page, read_page_file
+from ingest.encoding import MAX_PAGE_BYTES, decode_page, read_page_file
 from ingest.errors import IngestError
 from ingest.feeds import FeedItem, looks_like_feed, parse_feed
 from ingest.fetch import FetchedPage, fetch
@@ -24,7 +24,6 @@ from ingest.records import Article
 
 ArticleStream = Iterator[Article | IngestError]
 
-MAX_PAGE_BYTES = 10 * 1024 * 1024
 # A JSONL export holds many articles, so it may be larger than one page.
 MAX_JSONL_BYTES = 512 * 1024 * 1024
 HTML_SUFFIXES = (".html", ".htm", ".html.gz", ".htm.gz", ".xhtml")
@@ -103,7 +102,7 @@ def _page_text_body(text: str) -> str:
 
 
 def _read_file(path: Path) -> ArticleStream:
-    origin = str(path)
+    origin = str(path.resolve())
     try:
         suffix = _suffix(path)
         limit = MAX_JSONL_BYTES if suffix in JSONL_SUFFIXES else MAX_PAGE_BYTES
@@ -135,7 +134,7 @@ def _parse_bytes(
     if data[:2] == b"\x1f\x8b":
         data = _gunzip(data, MAX_JSONL_BYTES if suffix in JSONL_SUFFIXES else MAX_PAGE_BYTES)
     if suffix in JSONL_SUFFIXES:
-        yield from parse_jsonl(decode_page(data, content_type), origin=name)
+        yield from parse_jsonl(decode_page(data, content_type, MAX_JSONL_BYTES), origin=name)
         return
     text = decode_page(data, content_type)
     kind = _sniff(text, suffix, content_type)

@@ -357,19 +357,16 @@ def _figure_phrase(fact: Fact, asked_metric: str | None = None) -> str:
 
 
 def _describe(fact: Fact) -> str:
-    """One short clause stating a fact with its entity, window and date."""
+    """One short clause stating a fact with its entity, side and window."""
     label = _METRIC_LABELS.get(fact.metric, "figure")
     if fact.metric == "fund_flow" and fact.direction in ("in", "out"):
         label = "inflows" if fact.direction == "in" else "outflows"
-    subject = f"{fact.entity} " if fact.entity else ""
-    side = f"{fact.side} " if fact.side else ""
     window = f" over {fact.window}" if fact.window else ""
-    as_of = ""  # the stored date is not written in the passage; dates stay in the facts list
-    text = fact.text[:1].upper() + fact.text[1:]
     if label == "figure":
-        return f"{text}{window}{as_of}"
-    return (
-        f"{subject}{side}{label}: {fact.text}{window}{as_of}".capitalize()
-        if not subject
-        else (f"{subject}{side}{label}: {fact.text}{window}{as_of}")
-    )
+        clause = f"{fact.text}{window}"
+    else:
+        subject = f"{fact.entity} " if fact.entity else ""
+        side = f"{fact.side} " if fact.side else ""
+        clause = f"{subject}{side}{label}: {fact.text}{window}"
+    # Upper-case the first letter only: str.capitalize() would lower-case "$1.2B" and "BTC".
+    return clause[:1].upper() + clause[1:]

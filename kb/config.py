@@ -58,7 +58,7 @@ SETTINGS: tuple[Setting, ...] = (
         "approx_threshold",
         "KB_APPROX_THRESHOLD",
         200_000,
-        "Passage count past which the exact FAISS index gives way to an approximate (HNSW) one",
+        "Passage count past which the exact FAISS index gives way to an approximate (IVF) one",
     ),
     Setting(
         "max_passage_tokens",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from ingest.gazetteer import canonical
@@ -12,6 +13,7 @@ from kb.store import Filters, Store
 SIDES = ("long", "short")
 DIRECTIONS = ("in", "out", "up", "down")
 WINDOWS = ("1h", "4h", "12h", "24h", "7d", "30d", "1y")
+_WINDOW = re.compile(r"^\d{1,4}[hdwy]$")
 
 
 @dataclass
@@ -38,6 +40,9 @@ class FactQuery:
         ):
             if value is not None and value not in allowed:
                 raise KbError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+        if self.window is not None and not _WINDOW.match(self.window):
+            raise KbError(f"window must be a number and a unit (h, d, w or y), such as "
+                          f"{', '.join(WINDOWS)}; got {self.window!r}")
         if not 1 <= self.limit <= 10_000:
             raise KbError(f"limit must be from 1 to 10000, got {self.limit}")
 

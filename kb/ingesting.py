@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ingest.chunking import (
     DEFAULT_CHUNKING,
@@ -74,7 +75,9 @@ def store_article(
         return failed("article has no body text", article.origin)
     urls = [u for u in (article.url, *article.alternate_urls) if u]
     existing_id = store.article_id_for_urls(urls) if urls else None
-    if existing_id is None and not article.url and article.origin:
+    if existing_id is None and not article.url and Path(article.origin).is_absolute():
+        # A URL-less file read again from the same place is the same article, edited; origins
+        # that clients name (upload file names, record positions) identify nothing.
         existing_id = store.article_id_for_origin(article.origin)
     digest = content_hash(article)
     shingles = shingle_hashes(article.body)

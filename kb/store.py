@@ -353,7 +353,15 @@ class Store:
             db.execute("DELETE FROM facts WHERE article_id = ?", (article_id,))
             db.execute("DELETE FROM sketches WHERE article_id = ?", (article_id,))
             db.execute(
-                "INSERT OR REPLACE INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                # An upsert, not INSERT OR REPLACE: replacing the row would cascade-delete every
+                # URL the article is known by.
+                "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT(id) DO UPDATE SET url=excluded.url, title=excluded.title, "
+                "source=excluded.source, author=excluded.author, published=excluded.published, "
+                "updated=excluded.updated, language=excluded.language, body=excluded.body, "
+                "headings=excluded.headings, qa=excluded.qa, related=excluded.related, "
+                "origin=excluded.origin, content_hash=excluded.content_hash, "
+                "changed_at=excluded.changed_at",
                 (
                     article_id,
                     article.url and canonical_url(article.url),

@@ -114,11 +114,11 @@ class LiveServer:
 
 def start_server(data_dir: Path, log_path: Path, env: dict[str, str]
                  ) -> tuple[subprocess.Popen, int]:
-    """Start ``python -m kb serve`` on a free port with its output going to ``log_path``."""
+    """Start ``python -m cli serve`` on a free port with its output going to ``log_path``."""
     port = free_port()
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "kb", "--data-dir", str(data_dir), "serve",
+            [sys.executable, "-m", "cli", "--data-dir", str(data_dir), "serve",
              "--host", "127.0.0.1", "--port", str(port)],
             cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
         )

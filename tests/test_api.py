@@ -211,6 +211,7 @@ def test_wrong_method_is_problem_json(live_server: LiveServer) -> None:
 BAD_BODIES = [
     ("/api/extract", b'{"text": "unterminated', "application/json", 400, "not valid JSON"),
     ("/api/extract", b'["text"]', "application/json", 400, "must be a JSON object"),
+    ("/api/extract", b"[" * 200_000, "application/json", 400, "nested too deeply"),
     ("/api/extract", b'{"text": "a", "html": "<p>b</p>"}', "application/json", 400,
      "exactly one of"),
     ("/api/extract", b'{"text": ""}', "application/json", 400, "non-empty string"),

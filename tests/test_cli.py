@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import SEED_PAGE, SHARED, copy_model_into
 
-from kb.cli import main
+from cli.main import main
 
 
 @pytest.fixture

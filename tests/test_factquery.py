@@ -19,7 +19,7 @@ SEED = Path(__file__).resolve().parents[2] / "shared" / "seed" / "000_e760251bec
 @pytest.fixture
 def store(tmp_path) -> Store:
     store = Store(tmp_path / "kb.sqlite3")
-    store_article(store, parse_page_text(SEED.read_text("utf-8"), origin="seed.txt"))
+    store_article(store, parse_page_text(SEED.read_text("utf-8"), origin=str(SEED.resolve())))
     return store
 
 
@@ -67,6 +67,7 @@ def test_aggregation_by_entity_keeps_the_facts_behind_each_number(store):
         (FactQuery(side="sideways"), "side must be one of"),
         (FactQuery(direction="left"), "direction must be one of"),
         (FactQuery(limit=0), "limit must be from 1"),
+        (FactQuery(window="bogus"), "window must be"),
     ],
 )
 def test_bad_filters_say_what_is_accepted(store, query, message):
@@ -75,7 +76,7 @@ def test_bad_filters_say_what_is_accepted(store, query, message):
 
 
 def test_facts_are_re_extracted_on_update_and_removed_on_delete(store):
-    seed = parse_page_text(SEED.read_text("utf-8"), origin="seed.txt")
+    seed = parse_page_text(SEED.read_text("utf-8"), origin=str(SEED.resolve()))
     seed.body = seed.body.replace("over $59 million", "over $61 million")
     result = store_article(store, seed)
     assert result.status == "updated"

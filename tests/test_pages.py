@@ -311,7 +311,8 @@ def test_extract_bad_input_shows_message(client: FlaskClient, form: dict[str, st
 def test_failed_fetch_shows_message(client: FlaskClient) -> None:
     with LocalServer({}) as server:
         response = client.post("/extract", data={"url": server.url("/missing.html")})
-    assert response.status_code == 404
+    # The page's own 404 is the upstream's; ours is a bad gateway, as /api/extract answers.
+    assert response.status_code == 502
     assert_friendly(response.data)
     assert "HTTP 404" in text_of(response.data)
 
@@ -320,5 +321,13 @@ def test_failed_fetch_shows_message(client: FlaskClient) -> None:
 def test_failed_fetch_download_is_an_error_page(client: FlaskClient) -> None:
     with LocalServer({}) as server:
         response = client.get("/extract.csv", query_string={"url": server.url("/gone")})
-    assert response.status_code == 404 and response.mimetype == "text/html"
+    assert response.status_code == 502 and response.mimetype == "text/html"
+    assert_friendly(response.data)
+
+
+@slow
+def test_an_upstream_server_error_is_a_bad_gateway_page_not_ours(client: FlaskClient) -> None:
+    with LocalServer({"/boom": Route(body=b"oops", status=500)}) as server:
+        response = client.post("/extract", data={"url": server.url("/boom")})
+    assert response.status_code == 502 and response.mimetype == "text/html"
     assert_friendly(response.data)

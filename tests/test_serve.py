@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from conftest import copy_model_into, start_server, stop_server, wait_until_healthy
 
 from api.serve import SAMPLE_CORPUS, RequestLog
-from kb.cli import main
+from cli.main import main
 
 SAMPLE_ARTICLES = sum(1 for line in SAMPLE_CORPUS.read_text().splitlines() if line.strip())
 

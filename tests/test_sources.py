@@ -229,3 +229,13 @@ def test_figures_are_read_from_a_pasted_page_body_not_its_teasers():
 def test_plain_pasted_text_is_kept_whole():
     text = "Binance recorded approximately $36 million in long liquidations."
     assert commentary_text(text.encode(), "pasted") == text
+
+
+def test_a_jsonl_export_may_be_larger_than_one_page(tmp_path):
+    record = {"url": "https://big.example/{}", "title": "T", "text": "Bitcoin rose. " * 300}
+    lines = [json.dumps({**record, "url": record["url"].format(n)}) for n in range(3000)]
+    path = tmp_path / "big.jsonl"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    assert path.stat().st_size > 10 * 1024 * 1024
+    items = list(read_source(str(path)))
+    assert len(_articles(items)) == 3000 and not _errors(items)

@@ -27,9 +27,8 @@ def _corpus(limit: int) -> list[Article]:
 
 
 def _seed() -> Article:
-    return parse_page_text(
-        (SHARED / "seed" / "000_e760251becf4f2f2.txt").read_text("utf-8"), origin="seed.txt"
-    )
+    seed = SHARED / "seed" / "000_e760251becf4f2f2.txt"
+    return parse_page_text(seed.read_text("utf-8"), origin=str(seed.resolve()))
 
 
 @pytest.fixture
@@ -76,6 +75,16 @@ def test_same_url_with_changed_body_replaces_the_old_version(store):
     assert not set(store.article_passage_ids(first.id)) & set(old_passages)
 
 
+def test_an_update_keeps_every_url_the_article_is_known_by(store):
+    [first] = _corpus(1)
+    first.alternate_urls = ["https://mirror.example/a"]
+    store_article(store, first)
+    changed = Article(title=first.title, body=first.body + "\n\nOne more paragraph here.",
+                      url=first.url)
+    assert store_article(store, changed).status == "updated"
+    assert store.article_id_for_urls(["https://mirror.example/a"]) == first.id
+
+
 def test_same_article_through_a_second_url_is_stored_once_with_both(store):
     [first] = _corpus(1)
     store_article(store, first)
@@ -110,6 +119,14 @@ def test_a_url_less_page_text_updated_in_place_keeps_its_id(store):
     edited.body = edited.body.replace("$230 million", "$231 million")
     result = store_article(store, edited)
     assert result.status == "updated" and result.id == first.id
+
+
+def test_url_less_uploads_with_the_same_name_are_different_articles(store):
+    first = Article(title="One", body="Binance saw heavy long liquidations today.", origin="up-1")
+    second = Article(title="Two", body="Ether funds took in new money this week.", origin="up-1")
+    assert store_article(store, first).status == "new"
+    assert store_article(store, second).status == "new"
+    assert store.counts()["articles"] == 2
 
 
 def test_delete_removes_passages_facts_and_urls(store):

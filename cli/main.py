@@ -1,4 +1,4 @@
-"""The ``kb`` command line: ingest, parse, extract, search, ask, browse and serve."""
+"""The ``kb`` command line: ingest, parse, extract, search, browse, and serve the API."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from ingest.sources import SourceOptions, read_sources
 from kb.config import SETTINGS, load_settings
 from kb.errors import KbError
 from kb.ingesting import STATUSES, IngestResult
+from kb.knowledge import STORE_FILE, KnowledgeBase
+from kb.store import Store
 
 _HELP = {setting.name: setting.help for setting in SETTINGS}
 
@@ -54,10 +56,21 @@ def main(ctx: click.Context, data_dir: str | None, verbose: bool) -> None:
         raise click.UsageError(str(error)) from None
 
 
-def open_kb(settings: dict) -> object:
-    """The knowledge base of the configured data directory."""
-    from kb.knowledge import KnowledgeBase
+def existing_store(settings: dict) -> Store:
+    """The store of the configured data directory, which must already hold one."""
+    path = Path(settings["data_dir"]) / STORE_FILE
+    if not path.exists():
+        raise click.ClickException(
+            f"no marketkb data in {settings['data_dir']}; ingest something first "
+            "(kb ingest SOURCE) or name the right --data-dir"
+        )
+    return Store(path)
 
+
+def open_kb(settings: dict, *, must_exist: bool = False) -> KnowledgeBase:
+    """The knowledge base of the configured data directory."""
+    if must_exist:
+        existing_store(settings).close()
     return KnowledgeBase(
         settings["data_dir"],
         max_passage_tokens=settings["max_passage_tokens"],
@@ -180,9 +193,7 @@ def facts(
 ) -> None:
     """List stored facts, or per-entity aggregates with the facts behind them."""
     from kb.factquery import FactQuery, aggregate_by_entity, find_facts
-    from kb.store import Store
 
-    store = Store(Path(settings["data_dir"]) / "kb.sqlite3")
     query = FactQuery(
         entity=entity,
         metric=metric,
@@ -193,7 +204,8 @@ def facts(
         until=until,
         limit=limit,
     )
-    found = find_facts(store, query)
+    query.validate()
+    found = find_facts(existing_store(settings), query)
     if group_by:
         for group in aggregate_by_entity(found):
             _json_line(group.to_dict())
@@ -229,7 +241,7 @@ def search(
     from kb.search import search as run_search
     from kb.store import Filters
 
-    kb = open_kb(settings)
+    kb = open_kb(settings, must_exist=True)
     for hit in run_search(kb, query, k, Filters(since=since, until=until, source=source), mode):
         _json_line(hit.to_dict())
 
@@ -242,7 +254,7 @@ def related(settings: dict, article_id: str, k: int) -> None:
     """Print the articles most similar to ARTICLE_ID."""
     from kb.search import related as find_related
 
-    for item in find_related(open_kb(settings), article_id, k):
+    for item in find_related(open_kb(settings, must_exist=True), article_id, k):
         _json_line(item.to_dict())
 
 
@@ -251,7 +263,7 @@ def related(settings: dict, article_id: str, k: int) -> None:
 @click.pass_obj
 def delete(settings: dict, article_id: str) -> None:
     """Delete an article with its passages, facts and vectors."""
-    open_kb(settings).delete_article(article_id)
+    open_kb(settings, must_exist=True).delete_article(article_id)
     click.echo(f"deleted {article_id}")
 
 
@@ -259,7 +271,7 @@ def delete(settings: dict, article_id: str) -> None:
 @click.pass_obj
 def reindex(settings: dict) -> None:
     """Re-cut all passages, re-extract facts and rebuild the vector indexes from the store."""
-    changes = open_kb(settings).reindex()
+    changes = open_kb(settings, must_exist=True).reindex()
     click.echo(", ".join(f"{value} {name.replace('_', ' ')}" for name, value in changes.items()))
 
 
@@ -267,9 +279,7 @@ def reindex(settings: dict) -> None:
 @click.pass_obj
 def stats(settings: dict) -> None:
     """Print counts of stored articles, passages and facts."""
-    from kb.store import Store
-
-    _json_line(Store(Path(settings["data_dir"]) / "kb.sqlite3").counts())
+    _json_line(existing_store(settings).counts())
 
 
 @main.command()

@@ -1,0 +1,1 @@
+"""The ``kb`` command line; it drives both the knowledge base (``kb/``) and the server."""
