@@ -22,6 +22,7 @@ from werkzeug.exceptions import HTTPException
 
 from api.charts import chart_from_facts, metric_label, render_svg
 from api.routes import (
+    MAX_EXTRACT_CHARS,
     MAX_QUESTION_CHARS,
     article_detail,
     article_summary,
@@ -45,7 +46,6 @@ pages = Blueprint("pages", __name__)
 PER_PAGE = 20
 ANSWER_K = 5
 RELATED_K = 5
-MAX_EXTRACT_CHARS = 200_000
 CSV_COLUMNS = ("entity", "metric", "side", "direction", "window", "value", "unit", "text",
                "qualifier", "as_of", "sentence")
 _MARKER = re.compile(r"\[(\d+)\]")

@@ -29,6 +29,7 @@ blueprint = Blueprint("api", __name__, url_prefix="/api")
 MAX_K = 50
 MAX_PER_PAGE = 100
 MAX_QUESTION_CHARS = 1000
+MAX_EXTRACT_CHARS = 200_000
 MAX_URLS = 50
 MAX_ARTICLES = 1000
 MAX_FACTS_LIMIT = 10_000
@@ -177,8 +178,12 @@ def article_summary(stored: StoredArticle) -> dict[str, object]:
 
 @blueprint.get("/health")
 def health() -> Response:
-    """Liveness and counts."""
-    return _json({"status": "ok", **_kb().stats()})
+    """Liveness and counts, plus a warning when the data directory needs attention."""
+    kb = _kb()
+    body: dict[str, object] = {"status": "ok", **kb.stats()}
+    if kb.manifest_warning:
+        body["warning"] = kb.manifest_warning
+    return _json(body)
 
 
 @blueprint.get("/ask")
@@ -263,6 +268,9 @@ def extract() -> Response:
     value = data[name]
     if name != "url" and (not isinstance(value, str) or not value.strip()):
         raise KbError(f"'{name}' must be a non-empty string")
+    if name != "url" and len(value) > MAX_EXTRACT_CHARS:
+        raise KbError(f"'{name}' must be at most {MAX_EXTRACT_CHARS:,} characters, "
+                      f"got {len(value):,}", status=413)
     title = None
     if name == "text":
         text = value

@@ -278,8 +278,11 @@ def reindex(settings: dict) -> None:
 @main.command()
 @click.pass_obj
 def stats(settings: dict) -> None:
-    """Print counts of stored articles, passages and facts."""
-    _json_line(existing_store(settings).counts())
+    """Print counts of stored articles, passages and facts, and any data-directory warning."""
+    existing_store(settings).close()
+    kb = open_kb(settings)
+    warning = {"warning": kb.manifest_warning} if kb.manifest_warning else {}
+    _json_line({**kb.stats(), **warning})
 
 
 @main.command()

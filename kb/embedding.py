@@ -344,11 +344,10 @@ class Embedder:
         import torch
 
         model = self.model
-        self.query_path = "float32"
         if not self.fast_query or not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+            self.query_path = "float32"
             return
-        self._bf16_model = copy.deepcopy(model).to(torch.bfloat16).eval()
-        self._query_model = self._bf16_model[0].auto_model
+        bf16_model = copy.deepcopy(model).to(torch.bfloat16).eval()
         batch = list(_PROBES) * 8
 
         def timed(candidate: Any) -> tuple[float, np.ndarray]:
@@ -357,23 +356,29 @@ class Embedder:
                                        normalize_embeddings=True)
             return time.perf_counter() - start, vectors.float().cpu().numpy()
 
-        model.encode(batch[:4])  # warm up both
-        self._bf16_model.encode(batch[:4])
-        # Best of three, interleaved: a busy machine slows both paths, and the minimum is the
-        # least disturbed measurement of each.
-        exact_s = fast_s = float("inf")
-        for _ in range(3):
-            seconds, exact = timed(model)
-            exact_s = min(exact_s, seconds)
-            seconds, fast = timed(self._bf16_model)
-            fast_s = min(fast_s, seconds)
-        single = np.stack([self._encode_bf16(p) for p in _PROBES])
+        # The probe uses the shared model, so it holds the encode lock like any other caller;
+        # ``query_path`` is set only once the choice is made, so no thread runs a half-chosen path.
+        with self._encode_lock:
+            model.encode(batch[:4])  # warm up both
+            bf16_model.encode(batch[:4])
+            # Best of three, interleaved: a busy machine slows both paths, and the minimum is
+            # the least disturbed measurement of each.
+            exact_s = fast_s = float("inf")
+            for _ in range(3):
+                seconds, exact = timed(model)
+                exact_s = min(exact_s, seconds)
+                seconds, fast = timed(bf16_model)
+                fast_s = min(fast_s, seconds)
+            self._query_model = bf16_model[0].auto_model
+            single = np.stack([self._encode_bf16(p) for p in _PROBES])
         cosine = float(min((exact * fast).sum(axis=1).min(),
                            (exact[: len(_PROBES)] * single).sum(axis=1).min()))
         if cosine >= FAST_QUERY_MIN_COSINE and exact_s >= FAST_QUERY_MIN_SPEEDUP * fast_s:
+            self._bf16_model = bf16_model
             self.query_path = "bfloat16"
         else:
-            self._query_model = self._bf16_model = None
+            self._query_model = None
+            self.query_path = "float32"
         logger.info(
             "encoding path %s (batch of %d: float32 %.0f ms, bfloat16 %.0f ms; min cosine %.5f)",
             self.query_path, len(batch), exact_s * 1000, fast_s * 1000, cosine,

@@ -132,12 +132,20 @@ class KnowledgeBase:
         except (OSError, ValueError) as error:
             self._write_manifest(wanted)
             return f"manifest was unreadable ({error}); rewritten"
+        problems = []
+        if found.get("schema_version", SCHEMA_VERSION) > SCHEMA_VERSION:
+            problems.append(f"data written by a newer marketkb (schema "
+                            f"{found.get('schema_version')}); upgrade marketkb")
+        if found.get("model") != wanted["model"]:
+            # The vector index checks the model hash itself and re-embeds on open.
+            problems.append(f"vectors were made by {found.get('model')}; they are re-embedded "
+                            f"with {wanted['model']['name']}")
         if found.get("chunking") != wanted["chunking"]:
-            message = (f"passages were cut with {found.get('chunking')}, settings now say "
-                       f"{wanted['chunking']}; run `kb reindex` to re-cut them")
-            log.warning(message)
-            return message
-        return None
+            problems.append(f"passages were cut with {found.get('chunking')}, settings now say "
+                            f"{wanted['chunking']}; run `kb reindex` to re-cut them")
+        for problem in problems:
+            log.warning("%s: %s", path, problem)
+        return "; ".join(problems) or None
 
     def _write_manifest(self, manifest: dict) -> None:
         """Replace manifest.json atomically, so a process killed mid-write never leaves half."""

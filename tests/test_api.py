@@ -212,6 +212,8 @@ BAD_BODIES = [
     ("/api/extract", b'{"text": "unterminated', "application/json", 400, "not valid JSON"),
     ("/api/extract", b'["text"]', "application/json", 400, "must be a JSON object"),
     ("/api/extract", b"[" * 200_000, "application/json", 400, "nested too deeply"),
+    ("/api/extract", b'{"text": "' + b"a" * 200_001 + b'"}', "application/json", 413,
+     "at most 200,000 characters"),
     ("/api/extract", b'{"text": "a", "html": "<p>b</p>"}', "application/json", 400,
      "exactly one of"),
     ("/api/extract", b'{"text": ""}', "application/json", 400, "non-empty string"),

@@ -281,3 +281,12 @@ def test_reindex_rebuilds_both_indexes_from_the_store(kb: KnowledgeBase) -> None
     assert kb.stats() == before
     assert kb.consistency_problems() == []
     assert shape_problems(kb.store) == []
+
+
+def test_changed_chunking_settings_are_reported_until_reindexed(kb: KnowledgeBase,
+                                                               kb_dir: Path,
+                                                               embedder: Embedder) -> None:
+    again = KnowledgeBase(kb_dir, embedder=embedder, max_passage_tokens=100)
+    assert again.manifest_warning and "kb reindex" in again.manifest_warning
+    again.reindex()
+    assert KnowledgeBase(kb_dir, embedder=embedder, max_passage_tokens=100).manifest_warning is None
