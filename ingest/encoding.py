@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import gzip
+import io
 import re
 import zlib
 from pathlib import Path
@@ -137,6 +138,28 @@ def decode_page(data: bytes, content_type: str | None = None,
     return data.decode("cp1252", errors="replace")
 
 
+def gunzip_capped(source: bytes | Path, limit: int = MAX_PAGE_BYTES, name: str = "data") -> bytes:
+    """Unpack gzip bytes or a gzip file, refusing (413) to hold more than ``limit`` bytes."""
+    chunks: list[bytes] = []
+    total = 0
+    try:
+        fileobj = source.open("rb") if isinstance(source, Path) else io.BytesIO(source)
+        with fileobj, gzip.GzipFile(fileobj=fileobj) as stream:
+            # Read in chunks so a gzip bomb stops at the limit instead of filling memory.
+            while chunk := stream.read(_CHUNK):
+                total += len(chunk)
+                if total > limit:
+                    raise IngestError(
+                        f"{name} unpacks to more than {limit // (1024 * 1024)} MB; "
+                        f"the limit is {limit // (1024 * 1024)} MB",
+                        status=413,
+                    )
+                chunks.append(chunk)
+    except (OSError, EOFError, zlib.error) as error:
+        raise IngestError(f"{name} is not a valid gzip file: {error}") from error
+    return b"".join(chunks)
+
+
 def read_page_file(path: str | Path) -> bytes:
     """Bytes of a saved page (``.gz`` is unpacked), refusing anything over the size limit."""
     path = Path(path)
@@ -147,20 +170,4 @@ def read_page_file(path: str | Path) -> bytes:
         magic = handle.read(2)
     if not (path.suffix == ".gz" or magic == b"\x1f\x8b"):
         return path.read_bytes()
-    chunks: list[bytes] = []
-    total = 0
-    try:
-        with gzip.open(path, "rb") as stream:
-            # Read in chunks so a gzip bomb stops at the limit instead of filling memory.
-            while chunk := stream.read(_CHUNK):
-                total += len(chunk)
-                if total > MAX_PAGE_BYTES:
-                    raise IngestError(
-                        f"page unpacks to more than {MAX_PAGE_BYTES // (1024 * 1024)} MB; "
-                        f"the limit is {MAX_PAGE_BYTES // (1024 * 1024)} MB",
-                        status=413,
-                    )
-                chunks.append(chunk)
-    except (OSError, EOFError, zlib.error) as error:
-        raise IngestError(f"{path.name} is not a valid gzip file: {error}") from error
-    return b"".join(chunks)
+    return gunzip_capped(path, MAX_PAGE_BYTES, path.name)

@@ -6,14 +6,12 @@ stops a batch. Parsers are chosen by file name first and by sniffing the content
 
 from __future__ import annotations
 
-import gzip
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ingest.encoding import MAX_PAGE_BYTES, decode_page, read_page_file
+from ingest.encoding import MAX_PAGE_BYTES, decode_page, gunzip_capped, read_page_file
 from ingest.errors import IngestError
 from ingest.feeds import FeedItem, looks_like_feed, parse_feed
 from ingest.fetch import FetchedPage, fetch
@@ -81,7 +79,7 @@ def read_upload(data: bytes, filename: str, content_type: str | None = None) -> 
 def commentary_text(data: bytes, name: str = "", content_type: str | None = None) -> str:
     """The text to extract figures from: an HTML page's article body, or plain text as it is."""
     if data[:2] == b"\x1f\x8b":
-        data = _gunzip(data, MAX_PAGE_BYTES)
+        data = gunzip_capped(data, MAX_PAGE_BYTES)
     text = decode_page(data, content_type)
     if _sniff(text, _suffix(Path(name)), content_type) == "html":
         return parse_html(text, origin=name).body
@@ -117,7 +115,7 @@ def _read_file(path: Path) -> ArticleStream:
                 )
             data = path.read_bytes()
             if suffix == ".jsonl.gz":
-                data = _gunzip(data, limit)
+                data = gunzip_capped(data, limit)
         yield from _parse_bytes(data, origin, None)
     except IngestError as error:
         error.source = error.source or origin
@@ -132,7 +130,7 @@ def _parse_bytes(
     """Parse by the name's suffix, falling back to what the content looks like."""
     suffix = _suffix(Path(name))
     if data[:2] == b"\x1f\x8b":
-        data = _gunzip(data, MAX_JSONL_BYTES if suffix in JSONL_SUFFIXES else MAX_PAGE_BYTES)
+        data = gunzip_capped(data, MAX_JSONL_BYTES if suffix in JSONL_SUFFIXES else MAX_PAGE_BYTES)
     if suffix in JSONL_SUFFIXES:
         yield from parse_jsonl(decode_page(data, content_type, MAX_JSONL_BYTES), origin=name)
         return
@@ -199,20 +197,6 @@ def _page_articles(page: FetchedPage, requested: str) -> ArticleStream:
                     known.add(alias)
             article.origin = requested
         yield article
-
-
-def _gunzip(data: bytes, limit: int) -> bytes:
-    """Decompress without ever holding more than ``limit`` bytes (gzip bombs are refused)."""
-    try:
-        with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
-            out = stream.read(limit + 1)
-    except (OSError, EOFError) as error:
-        raise IngestError(f"broken gzip data: {error}") from error
-    if len(out) > limit:
-        raise IngestError(
-            f"decompressed content exceeds the {limit // (1024 * 1024)} MB limit", status=413
-        )
-    return out
 
 
 def _suffix(path: Path) -> str:

@@ -16,7 +16,6 @@ from kb.answer_evidence import (
     SUPERLATIVE,
     Reading,
     Sentence,
-    _type_fits,
     article_sentences,
     continues,
     fact_fit,
@@ -27,6 +26,7 @@ from kb.answer_evidence import (
     read_terms,
     restated_premise,
     terms_of,
+    type_fits,
 )
 from kb.answer_similarity import similarities
 from kb.knowledge import KnowledgeBase
@@ -227,7 +227,7 @@ def _entity_answer(
     _, best = ranked[0]
     n = book.cite(best)
     names = new_names(best, reading)
-    typed = [name for name in names if name[1] and _type_fits(name[1], intent.entity_type)]
+    typed = [name for name in names if name[1] and type_fits(name[1], intent.entity_type)]
     ranking = ranked_facts(best, intent)[:4]
     if ranking:
         lead = _ranking_lead(ranking, intent, n)
@@ -235,7 +235,7 @@ def _entity_answer(
         return Answer(question, text, "ranking", facts=[(f, n) for f in ranking])
     chosen = _nearest_superlative(best.text, typed or names)[:1]
     lead = f"{chosen[0][0]}: " if chosen else ""
-    facts = [(f, n) for f in best.facts if not _stated_fact(f, intent)]
+    facts = [(f, n) for f in best.facts if not intent.states(f.value)]
     return Answer(question, f"{lead}{_quote(best.text)} [{n}]", "ranking", facts=facts)
 
 
@@ -262,12 +262,6 @@ def _ranking_lead(ranking: list[Fact], intent: Intent, n: int) -> str:
         others[0] if len(others) == 1 else ", ".join(others[:-1]) + " and " + others[-1]
     )
     return text + f" [{n}]."
-
-
-def _stated_fact(fact: Fact, intent: Intent) -> bool:
-    return any(
-        abs(fact.value - value) <= 0.005 * max(abs(value), 1e-9) for value in intent.stated_values
-    )
 
 
 def _figure_answer(

@@ -378,10 +378,6 @@ def article_sentences(kb: KnowledgeBase, article_ids: list[str]) -> list[Sentenc
     return found
 
 
-def _stated(value: float, intent: Intent) -> bool:
-    return any(abs(value - v) <= 0.005 * max(abs(v), 1e-9) for v in intent.stated_values)
-
-
 def _overlap(sentence: Sentence, terms: set[str]) -> float:
     """Share of ``terms`` the sentence uses; a word matches words it prefixes (hold/holdings)."""
     found = 0
@@ -433,7 +429,7 @@ def continues(sentence: Sentence) -> bool:
 def _stated_share(sentence: Sentence, intent: Intent) -> float:
     if not sentence.facts:
         return 0.0
-    return sum(1 for f in sentence.facts if _stated(f.value, intent)) / len(sentence.facts)
+    return sum(1 for f in sentence.facts if intent.states(f.value)) / len(sentence.facts)
 
 
 def new_names(sentence: Sentence, reading: Reading) -> list[tuple[str, str | None, int]]:
@@ -469,7 +465,8 @@ def new_names(sentence: Sentence, reading: Reading) -> list[tuple[str, str | Non
     return names
 
 
-def _type_fits(kind: str | None, wanted: str | None) -> bool:
+def type_fits(kind: str | None, wanted: str | None) -> bool:
+    """Whether an entity of type ``kind`` can answer a question asking for ``wanted``."""
     if wanted is None or kind is None:
         return kind is not None or wanted is None
     if wanted == "exchange":
@@ -494,8 +491,8 @@ def ranked_facts(sentence: Sentence, intent: Intent) -> list[Fact]:
         if f.entity
         and (f.metric == intent.metric or (f.metric == "other" and f.unit in units))
         and f.entity not in intent.entities
-        and not _stated(f.value, intent)
-        and _type_fits(f.entity_type, intent.entity_type)
+        and not intent.states(f.value)
+        and type_fits(f.entity_type, intent.entity_type)
     ]
     best: dict[str, Fact] = {}
     for fact in pool:
@@ -525,7 +522,7 @@ def _metric_fits(sentence: Sentence, intent: Intent) -> bool:
 
 def fact_fit(fact: Fact, intent: Intent, asked_metrics: frozenset[str] = frozenset()) -> float:
     """How well a fact answers a figure question (stated figures never do)."""
-    if _stated(fact.value, intent):
+    if intent.states(fact.value):
         return -2.0
     score = 0.0
     if intent.unit:
@@ -593,7 +590,7 @@ def score_sentence(sentence: Sentence, reading: Reading, context_order: int | No
     near = sentence.article_rank == 0 and 0 < after <= NEIGHBOUR_REACH
     if intent.kind == "ranking":
         names = new_names(sentence, reading)
-        typed = [n for n in names if n[1] is not None and _type_fits(n[1], intent.entity_type)]
+        typed = [n for n in names if n[1] is not None and type_fits(n[1], intent.entity_type)]
         score += 0.7 if typed else (0.35 if names else -0.8)
         score += 0.5 if _LEADER.search(sentence.text) else 0.0
         score += 0.3 if _metric_fits(sentence, intent) else 0.0

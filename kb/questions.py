@@ -111,6 +111,10 @@ class Intent:
     # Entities the asking clause itself names ("max pain for Bitcoin options"), not its context.
     clause_entities: list[str] = field(default_factory=list)
 
+    def states(self, value: float) -> bool:
+        """Whether the question itself states ``value`` (within 0.5%): context, not an answer."""
+        return any(abs(value - v) <= 0.005 * max(abs(v), 1e-9) for v in self.stated_values)
+
 
 def read_question(question: str) -> Intent:
     """The intent of ``question``, read from its wh-clause first and its context second."""
