@@ -26,16 +26,15 @@ from api.routes import (
     MAX_QUESTION_CHARS,
     article_detail,
     article_summary,
-    date_filters,
     fetch_article,
+    find_articles,
     http_url,
     int_param,
+    listing_filters,
     state,
-    text_param,
 )
 from ingest.errors import IngestError
 from ingest.facts import extract_facts
-from ingest.gazetteer import canonical
 from ingest.sources import commentary_text
 from kb.errors import KbError
 
@@ -216,14 +215,11 @@ def articles() -> tuple[str, int] | str:
             for name in ("source", "since", "until", "entity")}
     try:
         page = int_param("page", 1, 1, 1_000_000)
-        filters = date_filters()
-        entity = text_param("entity")
-        if entity:
-            filters.entity = canonical(entity) or entity
+        filters = listing_filters()
     except KbError as error:
         return render_template("articles.html", form=form, items=[], total=0, page=1,
                                pages=0, error=error.detail), error.status
-    found, total = state().kb.store.list_articles(filters, (page - 1) * PER_PAGE, PER_PAGE)
+    found, total = find_articles(state().kb, filters, None, (page - 1) * PER_PAGE, PER_PAGE)
     items = [{**article_summary(s), "snippet": _snippet(s.article.body)} for s in found]
     last = max(1, math.ceil(total / PER_PAGE))
     return render_template(

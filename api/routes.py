@@ -309,25 +309,34 @@ def list_articles() -> Response:
     """Articles newest first, filtered and paginated."""
     page = int_param("page", 1, 1, 1_000_000)
     per_page = int_param("per_page", 20, 1, MAX_PER_PAGE)
+    filters = listing_filters()
+    q = text_param("q", MAX_QUESTION_CHARS)
+    found, total = find_articles(_kb(), filters, q, (page - 1) * per_page, per_page)
+    return _json({"articles": [article_summary(s) for s in found], "total": total,
+                  "page": page, "per_page": per_page})
+
+
+def listing_filters() -> Filters:
+    """Date, source and entity filters of an article listing (entity aliases resolved)."""
     filters = date_filters()
     entity = text_param("entity")
     if entity:
         filters.entity = canonical(entity) or entity
-    kb = _kb()
+    return filters
+
+
+def find_articles(kb: KnowledgeBase, filters: Filters, q: str | None, offset: int,
+                  limit: int) -> tuple[list[StoredArticle], int]:
+    """A page of articles newest first, with the total; ``q`` keeps those whose words match."""
     query_ids = None
-    q = text_param("q", MAX_QUESTION_CHARS)
     if q:
         hits = kb.store.keyword_search(q, KEYWORD_DEPTH, filters)
         passages = kb.store.get_passages(pid for pid, _ in hits)
         query_ids = list(dict.fromkeys(passages[pid].passage.article_id
                                        for pid, _ in hits if pid in passages))
-    if query_ids == []:
-        found, total = [], 0
-    else:
-        found, total = kb.store.list_articles(filters, (page - 1) * per_page, per_page,
-                                              query_ids=query_ids)
-    return _json({"articles": [article_summary(s) for s in found], "total": total,
-                  "page": page, "per_page": per_page})
+        if not query_ids:
+            return [], 0
+    return kb.store.list_articles(filters, offset, limit, query_ids=query_ids)
 
 
 def article_detail(kb: KnowledgeBase, article_id: str) -> dict[str, object]:
