@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ingest.dates import CALENDAR_WORDS
 from ingest.gazetteer import Mention
 
 _I = re.IGNORECASE
@@ -129,25 +130,7 @@ _NOT_CANDIDATE = frozenset(
         "options",
         "market",
         "markets",
-        "january",
-        "february",
-        "march",
-        "april",
-        "may",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
+        *CALENDAR_WORDS,
         "ceo",
         "cio",
         "cfo",

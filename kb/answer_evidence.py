@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ingest.dates import CALENDAR_WORDS
 from ingest.facts_metrics import find_cues
 from ingest.gazetteer import canonical, find_mentions
 from ingest.records import Fact
@@ -195,25 +196,7 @@ _COMMON_CAPITALS = frozenset(
         "others",
         "such",
         "bitcoin's",
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-        "january",
-        "february",
-        "march",
-        "april",
-        "may",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
+        *CALENDAR_WORDS,
         "usd",
         "us",
         "u.s.",
