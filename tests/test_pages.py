@@ -25,8 +25,9 @@ from api.pages import pages
 from kb.embedding import Embedder
 from kb.knowledge import KnowledgeBase
 
-SEED_QUESTION = ("Which exchanges accounted for the largest share of forced liquidations during "
-                 "recent spikes?")
+SEED_QUESTION = (
+    "Which exchanges accounted for the largest share of forced liquidations during recent spikes?"
+)
 slow = pytest.mark.slow
 
 
@@ -40,8 +41,9 @@ def page_app(data_dir: Path, embedder: Embedder, **config: object) -> Flask:
 
 
 @pytest.fixture(scope="module")
-def app(built_kb_dir: Path, embedder: Embedder, tmp_path_factory: pytest.TempPathFactory
-        ) -> Iterator[Flask]:
+def app(
+    built_kb_dir: Path, embedder: Embedder, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Flask]:
     data_dir = copy_data_dir(built_kb_dir, tmp_path_factory.mktemp("pages") / "data")
     app = page_app(data_dir, embedder, allow_private_urls=True)
     yield app
@@ -55,7 +57,7 @@ def client(app: Flask) -> FlaskClient:
 
 @pytest.fixture(scope="module")
 def seed_id(app: Flask) -> str:
-    found = app.extensions["marketkb"].kb.store.article_id_for_origin(str(SEED_PAGE))
+    found = app.extensions["marketkb"].kb.store.article_id_for_origin(str(SEED_PAGE.resolve()))
     assert found, "the seed page is not in the built data directory"
     return found
 
@@ -76,14 +78,42 @@ def assert_friendly(body: bytes) -> None:
 
 
 FACTS = [
-    {"entity": "Binance", "metric": "liquidations", "side": "long", "direction": None,
-     "unit": "USD", "value": 36e6, "text": "$36 million"},
-    {"entity": "Hyperliquid", "metric": "liquidations", "side": "long", "direction": None,
-     "unit": "USD", "value": 59e6, "text": "$59 million"},
-    {"entity": None, "metric": "liquidations", "side": "long", "direction": None,
-     "unit": "USD", "value": 230e6, "text": "$230 million"},
-    {"entity": "Bitcoin", "metric": "market_cap", "side": None, "direction": None,
-     "unit": "USD", "value": 1.71e12, "text": "$1.71 trillion"},
+    {
+        "entity": "Binance",
+        "metric": "liquidations",
+        "side": "long",
+        "direction": None,
+        "unit": "USD",
+        "value": 36e6,
+        "text": "$36 million",
+    },
+    {
+        "entity": "Hyperliquid",
+        "metric": "liquidations",
+        "side": "long",
+        "direction": None,
+        "unit": "USD",
+        "value": 59e6,
+        "text": "$59 million",
+    },
+    {
+        "entity": None,
+        "metric": "liquidations",
+        "side": "long",
+        "direction": None,
+        "unit": "USD",
+        "value": 230e6,
+        "text": "$230 million",
+    },
+    {
+        "entity": "Bitcoin",
+        "metric": "market_cap",
+        "side": None,
+        "direction": None,
+        "unit": "USD",
+        "value": 1.71e12,
+        "text": "$1.71 trillion",
+    },
 ]
 
 
@@ -91,7 +121,9 @@ def test_chart_compares_one_kind_of_figure_by_entity_largest_first() -> None:
     chart = chart_from_facts(FACTS)
     assert chart is not None
     assert [(bar.label, bar.text) for bar in chart.bars] == [
-        ("Hyperliquid", "$59 million"), ("Binance", "$36 million")]
+        ("Hyperliquid", "$59 million"),
+        ("Binance", "$36 million"),
+    ]
     assert chart.title == "Long liquidations by entity (USD)"
 
 
@@ -101,15 +133,17 @@ def test_no_chart_without_named_entities(facts: list[dict[str, object]]) -> None
 
 
 def test_svg_labels_every_bar_and_is_accessible() -> None:
-    chart = BarChart("Long liquidations", "USD",
-                     [Bar("Hyperliquid", 59e6, "$59 million"), Bar("A<b>", 0.0, "0")])
+    chart = BarChart(
+        "Long liquidations", "USD", [Bar("Hyperliquid", 59e6, "$59 million"), Bar("A<b>", 0.0, "0")]
+    )
     svg = str(render_svg(chart))
     assert svg.startswith("<svg") and 'role="img"' in svg
     assert 'aria-label="Long liquidations"' in svg
     assert "<title" in svg and "<desc" in svg and "Hyperliquid: $59 million" in svg
     assert svg.count('class="chart-bar"') == 2 and "A&lt;b&gt;" in svg and "A<b>" not in svg
-    widths = [float(w) for w in re.findall(r'class="chart-bar" x="0" y="[\d.]+" width="([\d.]+)"',
-                                           svg)]
+    widths = [
+        float(w) for w in re.findall(r'class="chart-bar" x="0" y="[\d.]+" width="([\d.]+)"', svg)
+    ]
     assert widths[0] > widths[1] > 0
 
 
@@ -125,8 +159,9 @@ def test_ask_form_renders(client: FlaskClient) -> None:
 
 
 @slow
-def test_ask_answers_with_linked_citations_figures_and_chart(client: FlaskClient,
-                                                             seed_id: str) -> None:
+def test_ask_answers_with_linked_citations_figures_and_chart(
+    client: FlaskClient, seed_id: str
+) -> None:
     response = client.get("/", query_string={"q": SEED_QUESTION})
     assert response.status_code == 200
     page = response.get_data(as_text=True)
@@ -166,13 +201,18 @@ def test_articles_newest_first_with_pager(client: FlaskClient) -> None:
 
 
 @slow
-@pytest.mark.parametrize("params", [
-    {"source": "ambcrypto"},
-    {"entity": "Hyperliquid"},
-    {"entity": "hyperliquid", "since": "2026-01-01", "until": "2026-01-31"},
-], ids=["source", "entity", "entity-and-dates"])
-def test_article_filters_find_the_seed(client: FlaskClient, seed_id: str,
-                                       params: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"source": "ambcrypto"},
+        {"entity": "Hyperliquid"},
+        {"entity": "hyperliquid", "since": "2026-01-01", "until": "2026-01-31"},
+    ],
+    ids=["source", "entity", "entity-and-dates"],
+)
+def test_article_filters_find_the_seed(
+    client: FlaskClient, seed_id: str, params: dict[str, str]
+) -> None:
     page = client.get("/articles", query_string=params).get_data(as_text=True)
     assert f'href="/articles/{seed_id}"' in page
     assert f'value="{params.get("source") or params.get("entity")}"' in page
@@ -185,11 +225,15 @@ def test_date_range_excludes_articles_outside_it(client: FlaskClient, seed_id: s
 
 
 @slow
-@pytest.mark.parametrize("params, words", [
-    ({"since": "last week"}, "since must be a date"),
-    ({"since": "2026-02-01", "until": "2026-01-01"}, "is after until"),
-    ({"page": "0"}, "page must be an integer"),
-], ids=["bad-date", "reversed-range", "bad-page"])
+@pytest.mark.parametrize(
+    "params, words",
+    [
+        ({"since": "last week"}, "since must be a date"),
+        ({"since": "2026-02-01", "until": "2026-01-01"}, "is after until"),
+        ({"page": "0"}, "page must be an integer"),
+    ],
+    ids=["bad-date", "reversed-range", "bad-page"],
+)
 def test_bad_filters_show_message(client: FlaskClient, params: dict[str, str], words: str) -> None:
     response = client.get("/articles", query_string=params)
     assert response.status_code == 400
@@ -201,8 +245,9 @@ def test_bad_filters_show_message(client: FlaskClient, params: dict[str, str], w
 
 
 @slow
-def test_article_page_shows_body_figures_qa_and_related(client: FlaskClient, app: Flask,
-                                                        seed_id: str) -> None:
+def test_article_page_shows_body_figures_qa_and_related(
+    client: FlaskClient, app: Flask, seed_id: str
+) -> None:
     response = client.get(f"/articles/{seed_id}")
     assert response.status_code == 200
     page = response.get_data(as_text=True)
@@ -227,8 +272,9 @@ def test_unknown_article_is_a_404_page(client: FlaskClient, article_id: str) -> 
 
 
 @slow
-def test_unexpected_error_is_a_page_without_traceback(client: FlaskClient, seed_id: str,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unexpected_error_is_a_page_without_traceback(
+    client: FlaskClient, seed_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import api.pages
 
     def broken(article_id: str) -> dict[str, object]:
@@ -260,8 +306,9 @@ def test_extract_pasted_text_shows_figures(client: FlaskClient) -> None:
     response = client.post("/extract", data={"text": text, "url": ""})
     assert response.status_code == 200
     rows = re.findall(r"<tr>(.*?)</tr>", response.get_data(as_text=True), re.S)
-    assert any("Hyperliquid" in row and "$59 million" in row and "long liquidations" in row
-               for row in rows)
+    assert any(
+        "Hyperliquid" in row and "$59 million" in row and "long liquidations" in row for row in rows
+    )
     assert 'formaction="/extract.csv"' in response.get_data(as_text=True)
 
 
@@ -281,10 +328,15 @@ def test_extract_csv_has_a_row_per_figure(client: FlaskClient) -> None:
 
 @slow
 def test_extract_from_url(client: FlaskClient) -> None:
-    paragraphs = "".join(f"<p>{html.escape(line)}</p>" for line in
-                         SEED_PAGE.read_text(encoding="utf-8").splitlines() if line.strip())
-    page = f"<!doctype html><html><head><title>Seed</title></head><body><article>{paragraphs}" \
-           "</article></body></html>"
+    paragraphs = "".join(
+        f"<p>{html.escape(line)}</p>"
+        for line in SEED_PAGE.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    )
+    page = (
+        f"<!doctype html><html><head><title>Seed</title></head><body><article>{paragraphs}"
+        "</article></body></html>"
+    )
     with LocalServer({"/seed.html": Route(body=page.encode())}) as server:
         response = client.post("/extract", data={"url": server.url("/seed.html")})
         download = client.get("/extract.json", query_string={"url": server.url("/seed.html")})
@@ -293,13 +345,18 @@ def test_extract_from_url(client: FlaskClient) -> None:
 
 
 @slow
-@pytest.mark.parametrize("form, status, words", [
-    ({"text": "", "url": ""}, 400, "Paste some commentary"),
-    ({"text": "Binance saw $5 million", "url": "https://example.com/"}, 400, "not both"),
-    ({"url": "ftp://example.com/x"}, 400, "must be an http or https URL"),
-], ids=["empty", "both", "not-http"])
-def test_extract_bad_input_shows_message(client: FlaskClient, form: dict[str, str], status: int,
-                                         words: str) -> None:
+@pytest.mark.parametrize(
+    "form, status, words",
+    [
+        ({"text": "", "url": ""}, 400, "Paste some commentary"),
+        ({"text": "Binance saw $5 million", "url": "https://example.com/"}, 400, "not both"),
+        ({"url": "ftp://example.com/x"}, 400, "must be an http or https URL"),
+    ],
+    ids=["empty", "both", "not-http"],
+)
+def test_extract_bad_input_shows_message(
+    client: FlaskClient, form: dict[str, str], status: int, words: str
+) -> None:
     response = client.post("/extract", data=form)
     assert response.status_code == status
     assert_friendly(response.data)
