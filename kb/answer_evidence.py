@@ -101,17 +101,17 @@ _LEADER = re.compile(
     r"greatest|primar(?:y|ily)|mainly|main)\b",
     re.IGNORECASE,
 )
+_SUPERLATIVES = (
+    r"most|largest|highest|biggest|steepest|strongest|sharpest|hardest|heaviest|greatest|"
+    r"lowest|least|smallest|weakest"
+)
 # Superlatives that single out one entity of several ("BingX recording the strongest dip").
 SUPERLATIVE = re.compile(
-    r"\b(?:most|largest|highest|biggest|steepest|strongest|sharpest|hardest|heaviest|greatest|"
-    r"lowest|least|smallest|weakest|worst|best|led|leads|leading|topped|first)\b",
-    re.IGNORECASE,
+    rf"\b(?:{_SUPERLATIVES}|worst|best|led|leads|leading|topped|first)\b", re.IGNORECASE
 )
 # The words a question's superlative governs: "the steepest decline in …" -> "decline".
 _SUPERLATIVE_HEAD = re.compile(
-    r"\b(?:most|largest|highest|biggest|steepest|strongest|sharpest|hardest|heaviest|greatest|"
-    r"lowest|least|smallest|weakest|fewest)\s+([\w-]+)(?:\s+([\w-]+))?",
-    re.IGNORECASE,
+    rf"\b(?:{_SUPERLATIVES}|fewest)\s+([\w-]+)(?:\s+([\w-]+))?", re.IGNORECASE
 )
 # Bonus of a sentence that ranks two or more entities of the asked type on the asked metric.
 LISTED_RANKING_BONUS = 0.5

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import copy_data_dir, copy_model_into
-from support.corpus import articles_of, corpus_records, shape_problems
+from support.corpus import articles_of, build_data_dir, corpus_records, shape_problems
 
 from ingest.dedupe import DUPLICATE_OVERLAP, overlap, shingle_hashes
 from ingest.records import canonical_url
@@ -42,11 +42,7 @@ def base_dir(tmp_path_factory: pytest.TempPathFactory, model_data_dir: Path,
     """A data directory with BASE_ARTICLES corpus articles; copy it before writing."""
     data_dir = tmp_path_factory.mktemp("kb-small")
     copy_model_into(model_data_dir, data_dir)
-    kb = KnowledgeBase(data_dir, embedder=embedder)
-    results = kb.ingest(articles_of(corpus_records(BASE_ARTICLES)))
-    assert [r.status for r in results] == ["new"] * BASE_ARTICLES
-    kb.store.close()
-    return data_dir
+    return build_data_dir(data_dir, embedder, BASE_ARTICLES)
 
 
 @pytest.fixture

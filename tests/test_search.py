@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import copy_data_dir, copy_model_into
-from support.corpus import articles_of, corpus_records
+from support.corpus import articles_of, build_data_dir, corpus_records
 
 from kb.embedding import Embedder
 from kb.errors import KbError, NotFound
@@ -36,11 +36,7 @@ def search_dir(tmp_path_factory: pytest.TempPathFactory, model_data_dir: Path,
     """A data directory with ARTICLES corpus articles; copy it before writing."""
     data_dir = tmp_path_factory.mktemp("kb-search")
     copy_model_into(model_data_dir, data_dir)
-    kb = KnowledgeBase(data_dir, embedder=embedder)
-    results = kb.ingest(articles_of(corpus_records(ARTICLES)))
-    assert [r.status for r in results] == ["new"] * ARTICLES
-    kb.store.close()
-    return data_dir
+    return build_data_dir(data_dir, embedder, ARTICLES)
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from ingest.jsonl import article_from_record
 from ingest.records import Article
+from kb.embedding import Embedder
+from kb.knowledge import KnowledgeBase
 from kb.store import Store
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "articles.jsonl"
@@ -45,3 +47,12 @@ def shape_problems(store: Store) -> list[str]:
         problems += [f"{article_id}#{p.ordinal}: offsets do not slice the body"
                      for p in passages if body[p.start : p.end] != p.text]
     return problems
+
+
+def build_data_dir(data_dir: Path, embedder: Embedder, articles: int) -> Path:
+    """Ingest the first ``articles`` corpus records into ``data_dir`` (model already in place)."""
+    kb = KnowledgeBase(data_dir, embedder=embedder)
+    results = kb.ingest(articles_of(corpus_records(articles)))
+    assert [r.status for r in results] == ["new"] * articles
+    kb.store.close()
+    return data_dir
