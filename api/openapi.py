@@ -96,8 +96,16 @@ _SCHEMAS: dict[str, object] = {
         "question": _STRING,
         "answer": {"type": "string", "description": "One to three sentences; figures carry [n]."},
         "kind": {"type": "string", "enum": ["ranking", "figure", "passage", "none"]},
+        "as_of": {"type": ["string", "null"], "format": "date",
+                  "description": "Date of the commentary the answer relies on; null if undated."},
+        "confidence": {"type": "number", "minimum": 0, "maximum": 1,
+                       "description": "How sure the model is that the corpus answers at all."},
         "facts": {"type": "array", "items": {"allOf": [_ref("Fact"), {
             "type": "object", "properties": {"citation": _INTEGER}}]}},
+        "earlier": {"type": ["object", "null"], "description":
+                    "Other dated figures of the answer's entity and metric, with their listing.",
+                    "properties": {"count": _INTEGER, "earlier": _INTEGER, "later": _INTEGER,
+                                   "url": _STRING}},
         "citations": {"type": "array", "items": _ref("Citation")}}},
     "ArticleRecord": {"type": "object", "required": ["text"], "properties": {
         "url": _STRING, "title": _STRING, "text": _STRING, "published": _DATE,

@@ -35,6 +35,7 @@ from api.routes import (
 )
 from ingest.errors import IngestError
 from ingest.facts import extract_facts
+from ingest.gazetteer import load_gazetteer
 from ingest.sources import commentary_text
 from kb.errors import KbError
 
@@ -109,7 +110,7 @@ def extract_data(text: str | None, url: str | None) -> dict[str, object]:
         # Sniffed like an upload: a pasted HTML page gives its article body, text stays as is.
         body = commentary_text(text.encode("utf-8"), name="pasted")
     return {"title": title, "url": url or None,
-            "facts": [fact.to_dict() for fact in extract_facts(body)]}
+            "facts": [fact.to_dict() for fact in extract_facts(body, load_gazetteer())]}
 
 
 def facts_csv(facts: list[dict[str, object]]) -> str:

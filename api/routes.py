@@ -258,6 +258,7 @@ def _uploaded_items() -> list[Article | IngestError]:
 def extract() -> Response:
     """The figures stated in a text, an HTML page or a fetched URL; nothing is stored."""
     from ingest.facts import extract_facts
+    from ingest.gazetteer import load_gazetteer
     from ingest.html import parse_html
 
     data = json_body()
@@ -280,7 +281,7 @@ def extract() -> Response:
     else:
         article = fetch_article(http_url(value, "url"))
         title, text = article.title, article.body
-    facts = [fact.to_dict() for fact in extract_facts(text)]
+    facts = [fact.to_dict() for fact in extract_facts(text, load_gazetteer())]
     payload: dict[str, object] = {"facts": facts}
     if name != "text":
         # Fact offsets point into the extracted body, so the client gets it too.

@@ -3,31 +3,13 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 from ingest.records import canonical_url
+from kb.answer.gold import contains, stated_values  # noqa: F401  (re-exported for benches)
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SEED_PAGE = SHARED / "seed" / "000_e760251becf4f2f2.txt"
-_NUMBER = re.compile(
-    r"(?P<cur>US\$|\$|€|£|¥)?\s?(?P<num>\d+(?:,\d{3})*(?:\.\d+)?)\s?(?P<mag>trillion|billion|"
-    r"million|thousand|tn|bn|mn|[kmbt])?\b",
-    re.IGNORECASE,
-)
-_MAGNITUDES = {
-    "thousand": 1e3,
-    "k": 1e3,
-    "million": 1e6,
-    "mn": 1e6,
-    "m": 1e6,
-    "billion": 1e9,
-    "bn": 1e9,
-    "b": 1e9,
-    "trillion": 1e12,
-    "tn": 1e12,
-    "t": 1e12,
-}
 
 
 def load_questions(*names: str) -> list[dict]:
@@ -47,28 +29,6 @@ def gold_article_id(question: dict, seed_id: str) -> str:
     if question["gold_id"].startswith("000_"):
         return seed_id
     return article_id(canonical_url(question["gold_url"]), "")
-
-
-def stated_values(text: str) -> list[tuple[float, bool]]:
-    """Every figure written in ``text`` as (value, is_money), in any usual notation."""
-    found = []
-    for match in _NUMBER.finditer(text):
-        value = float(match["num"].replace(",", ""))
-        magnitude = (match["mag"] or "").lower()
-        value *= _MAGNITUDES.get(magnitude, 1.0)
-        found.append((value, bool(match["cur"])))
-    return found
-
-
-def contains(answer: str, item: dict) -> bool:
-    """Whether an answer contains a must_include item as ../shared/README.md defines it."""
-    if "text" in item:
-        return item["text"].lower() in answer.lower()
-    target = float(item["value"])
-    for value, money in stated_values(answer):
-        if abs(value - target) <= 0.005 * abs(target) and (item["unit"] != "USD" or money):
-            return True
-    return False
 
 
 def rank_of(article_ids: list[str], gold: str) -> int | None:

@@ -1,11 +1,11 @@
-"""Score ``ingest.facts.extract_facts`` on the hand-labelled dev facts, beside quantulum3.
+"""Score the facts extractor on the hand-labelled facts, cross-validated, beside quantulum3.
 
-Run: ``.venv/bin/python bench/facts.py [--errors]``. Reads ``../shared/eval/dev-facts.jsonl``
-and the article texts in ``../shared/corpus/articles.jsonl``; prints precision/recall/F1 at
-the three levels of ``../shared/eval/FACTS.md``, per metric (level 2), per error kind,
-quantulum3's level-1 score as the baseline (with the ratio), the extraction time over the whole
-corpus (total and per article; the first call's set-up timed apart), and the machine.
-``--errors`` lists every miss and spurious fact.
+Run: ``.venv/bin/python bench/facts.py [--files dev-facts.jsonl dev-facts-2.jsonl] [--errors]``.
+Reads the labelled files of ``../shared/eval`` and the texts of ``../shared/corpus``. Prints
+precision/recall/F1 at the three levels of ``FACTS.md`` per file and overall, with 5-fold
+cross-validation grouped by article (each article scored by models fitted without its fold);
+the rule pass alone for comparison; quantulum3 at level 1; the shipped model's own score (fit on
+everything, so optimistic); extraction time per article over the whole corpus; the machine.
 """
 
 from __future__ import annotations
@@ -17,110 +17,41 @@ import platform
 import sys
 import time
 import warnings
-from collections import Counter, defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ingest.facts import extract_facts  # noqa: E402
-from ingest.gazetteer import canonical  # noqa: E402
+from ingest.facts import Extractor, extract_facts  # noqa: E402
+from ingest.facts.model import load_models  # noqa: E402
+from ingest.facts.parsing import load_parser  # noqa: E402
+from ingest.facts.pipeline import analyze, decide  # noqa: E402
+from ingest.facts.scoring import Tally, cross_validate, match  # noqa: E402
+from ingest.facts.training import examples, load_labelled  # noqa: E402
+from ingest.gazetteer import load_gazetteer  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
-LEVELS = (1, 2, 3)
-
-
-def load_corpus() -> list[str]:
-    """The texts of every corpus article."""
-    with open(SHARED / "corpus" / "articles.jsonl", encoding="utf-8") as handle:
-        return [json.loads(line)["text"] for line in handle]
-
-
-def time_corpus(texts: list[str]) -> tuple[float, float]:
-    """(first-call set-up seconds, seconds to extract every text) in a warm process."""
-    started = time.perf_counter()
-    extract_facts("Warm-up: Binance saw $1 million in long liquidations in 24 hours.")
-    setup_s = time.perf_counter() - started
-    started = time.perf_counter()
-    for text in texts:
-        extract_facts(text)
-    return setup_s, time.perf_counter() - started
-
-
-def load_dev() -> list[tuple[str, str, list[dict]]]:
-    """(article id, text, labelled facts) for each labelled dev article."""
-    texts = {}
-    with open(SHARED / "corpus" / "articles.jsonl", encoding="utf-8") as handle:
-        for line in handle:
-            row = json.loads(line)
-            texts[row["id"]] = row["text"]
-    dev = []
-    with open(SHARED / "eval" / "dev-facts.jsonl", encoding="utf-8") as handle:
-        for line in handle:
-            row = json.loads(line)
-            dev.append((row["article_id"], texts[row["article_id"]], row["facts"]))
-    return dev
-
-
-def same_value(a: float, b: float) -> bool:
-    """Values agree within 0.5% (FACTS.md)."""
-    if a == b:
-        return True
-    return abs(a - b) <= 0.005 * max(abs(a), abs(b))
-
-
-def entity_key(name: str | None) -> str | None:
-    """Entity compared case-insensitively after alias mapping."""
-    if not name:
-        return None
-    return (canonical(name) or name).casefold()
-
-
-def agrees(pred: dict, gold: dict, level: int) -> bool:
-    """Whether a predicted fact matches a labelled one at ``level``."""
-    if pred["unit"] != gold["unit"] or not same_value(pred["value"], gold["value"]):
-        return False
-    if level >= 2 and pred.get("metric") != gold["metric"]:
-        return False
-    return level < 3 or (
-        entity_key(pred.get("entity")) == entity_key(gold["entity"])
-        and pred.get("side") == gold["side"]
-    )
-
-
-def match(preds: list[dict], golds: list[dict], level: int) -> dict[int, int]:
-    """Maximum one-to-one matching gold index → pred index (augmenting paths)."""
-    options = [[p for p, pred in enumerate(preds) if agrees(pred, gold, level)] for gold in golds]
-    owner: dict[int, int] = {}
-
-    def assign(g: int, seen: set[int]) -> bool:
-        for p in options[g]:
-            if p in seen:
-                continue
-            seen.add(p)
-            if p not in owner or assign(owner[p], seen):
-                owner[p] = g
-                return True
-        return False
-
-    for g in range(len(golds)):
-        assign(g, set())
-    return {g: p for p, g in owner.items()}
-
-
-def prf(tp: int, n_pred: int, n_gold: int) -> tuple[float, float, float]:
-    """Precision, recall, F1."""
-    precision = tp / n_pred if n_pred else 0.0
-    recall = tp / n_gold if n_gold else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return precision, recall, f1
-
-
 QUANTULUM_NOTES: list[str] = []
 
 
+def cpu_line() -> str:
+    """The CPU model and the instruction-set flags that matter for speed."""
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name") and ":" in line:
+                model = line.split(":", 1)[1].strip()
+            elif line.startswith("flags") and ":" in line:
+                flags = set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    wanted = ("avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16", "fma")
+    shown = ",".join(f for f in wanted if f in flags) or "none of avx2/avx512/amx"
+    return f"{model}; flags: {shown}; {os.cpu_count()} CPUs"
+
+
 def quantulum_facts(text: str) -> list[dict] | None:
-    """quantulum3's quantities as (value, unit) facts, or None when it cannot run here."""
+    """quantulum3's quantities as (value, unit) facts, or None when it is not installed."""
     # Its pickled classifier warns about the scikit-learn version on every load.
     warnings.filterwarnings("ignore", module="sklearn")
     try:
@@ -132,12 +63,12 @@ def quantulum_facts(text: str) -> list[dict] | None:
     except Exception as error:  # noqa: BLE001 - its pickled classifier may not load offline
         if not classifier.USE_CLF:
             raise
-        # The shipped unit classifier is a pickle of an older scikit-learn; without network it
-        # cannot be retrained from upstream, so fall back to quantulum3's rule-based disambiguation.
+        # Its unit classifier is a pickle of an older scikit-learn and cannot be rebuilt
+        # offline, so fall back to quantulum3's rule-based disambiguation.
         classifier.USE_CLF = False
         QUANTULUM_NOTES.append(
-            f"its unit classifier did not load ({type(error).__name__}: {error}); "
-            "scored with its rule-based disambiguation (no classifier)"
+            f"its unit classifier did not load ({type(error).__name__}); "
+            "scored with its rule-based disambiguation"
         )
         quantities = parser.parse(text)
     out = []
@@ -162,129 +93,103 @@ def quantulum_facts(text: str) -> list[dict] | None:
     return out
 
 
+def _table(title: str, report: dict) -> None:
+    """Print one P/R/F1 table per file."""
+    print(f"\n{title}")
+    print(f"  {'file':<22}{'level':<7}{'P':>7}{'R':>7}{'F1':>7}")
+    for name, levels in report.items():
+        for level, row in levels.items():
+            print(f"  {name:<22}{level:<7}{row['P']:>7.3f}{row['R']:>7.3f}{row['F1']:>7.3f}")
+
+
+def _errors(articles, analyses, models, gazetteer) -> None:  # noqa: ANN001
+    """Every labelled fact not matched at level 3 and every spurious prediction."""
+    for article, analysis in zip(articles, analyses, strict=True):
+        preds = [f.to_dict() for f in decide(analysis, models)]
+        found = {level: match(preds, article.labels, level, gazetteer) for level in (1, 2, 3)}
+        for g, gold in enumerate(article.labels):
+            if g in found[3]:
+                continue
+            p = found[2].get(g, found[1].get(g))
+            got = preds[p] if p is not None else None
+            print(
+                f"[{article.article_id}] GOLD {gold['value']} {gold['unit']} {gold['metric']} "
+                f"ent={gold['entity']} side={gold['side']} -> "
+                + (f"{got['metric']} ent={got['entity']} side={got['side']}" if got else "MISSED")
+            )
+        for p, pred in enumerate(preds):
+            if p not in found[1].values():
+                print(
+                    f"[{article.article_id}] SPUR {pred['value']} {pred['unit']} {pred['metric']}"
+                )
+
+
 def main() -> None:
     """Run the benchmark and print its report."""
     args = argparse.ArgumentParser(description=__doc__)
+    args.add_argument("--files", nargs="+", default=["dev-facts.jsonl", "dev-facts-2.jsonl"])
     args.add_argument("--errors", action="store_true", help="list misses and spurious facts")
-    show_errors = args.parse_args().errors
+    options = args.parse_args()
 
-    dev = load_dev()
-    corpus = load_corpus()
-    setup_s, corpus_s = time_corpus(corpus)
-    n_gold = sum(len(golds) for _, _, golds in dev)
-    tp = Counter()
-    n_pred = 0
-    errors = Counter()
-    metric_tp, metric_pred, metric_gold = Counter(), Counter(), Counter()
-    predictions = {
-        article_id: [f.to_dict() for f in extract_facts(text)] for article_id, text, _ in dev
-    }
+    gazetteer = load_gazetteer()
+    parser = load_parser()
+    articles = load_labelled([SHARED / "eval" / name for name in options.files])
+    analyses = [analyze(a.text, gazetteer, parser) for a in articles]
+    rows = examples(articles, analyses, gazetteer)
+    print(f"labelled: {len(articles)} articles, {sum(len(a.labels) for a in articles)} facts")
+    _table(
+        "cross-validated (5 folds grouped by article; each fold scored by models fit without it)",
+        cross_validate(articles, analyses, rows, gazetteer),
+    )
 
-    for article_id, _text, golds in dev:
-        preds = predictions[article_id]
-        n_pred += len(preds)
-        matches = {level: match(preds, golds, level) for level in LEVELS}
-        for level in LEVELS:
-            tp[level] += len(matches[level])
-        for gold in golds:
-            metric_gold[gold["metric"]] += 1
-        for pred in preds:
-            metric_pred[pred["metric"]] += 1
-        for g in matches[2]:
-            metric_tp[golds[g]["metric"]] += 1
-        errors["missed"] += len(golds) - len(matches[1])
-        errors["spurious"] += len(preds) - len(matches[1])
-        errors["wrong metric"] += len(matches[1]) - len(matches[2])
-        for g, p in matches[2].items():
-            if g in matches[3]:
-                continue
-            if entity_key(preds[p].get("entity")) != entity_key(golds[g]["entity"]):
-                errors["wrong entity"] += 1
-            else:
-                errors["wrong side"] += 1
-        if show_errors:
-            _print_errors(article_id, preds, golds, matches)
+    rules: dict[str, Tally] = {"all": Tally()}
+    shipped: dict[str, Tally] = {"all": Tally()}
+    models = load_models()
+    for article, analysis in zip(articles, analyses, strict=True):
+        rule_preds = [f.fact.to_dict() for f in analysis.figures]
+        model_preds = [f.to_dict() for f in decide(analysis, models)]
+        for tallies, preds in ((rules, rule_preds), (shipped, model_preds)):
+            tallies.setdefault(article.source, Tally()).add(preds, article.labels, gazetteer)
+            tallies["all"].add(preds, article.labels, gazetteer)
+    _table("rule pass alone (no learned models)", {k: t.report() for k, t in rules.items()})
+    _table(
+        "shipped model (fit on all labelled articles, so optimistic here)",
+        {k: t.report() for k, t in shipped.items()},
+    )
+    if options.errors:
+        _errors(articles, analyses, models, gazetteer)
 
-    print(f"dev facts: {len(dev)} articles, {n_gold} labelled facts, {n_pred} extracted")
-    print(f"{'level':<8}{'precision':>10}{'recall':>10}{'F1':>8}")
-    scores = {}
-    for level in LEVELS:
-        p, r, f = prf(tp[level], n_pred, n_gold)
-        scores[level] = f
-        print(f"{level:<8}{p:>10.3f}{r:>10.3f}{f:>8.3f}")
-    print("\nper metric (level 2):")
-    print(f"{'metric':<20}{'gold':>6}{'pred':>6}{'P':>7}{'R':>7}{'F1':>7}")
-    for metric in sorted(set(metric_gold) | set(metric_pred), key=lambda m: -metric_gold[m]):
-        p, r, f = prf(metric_tp[metric], metric_pred[metric], metric_gold[metric])
-        print(
-            f"{metric:<20}{metric_gold[metric]:>6}{metric_pred[metric]:>6}{p:>7.2f}{r:>7.2f}{f:>7.2f}"
-        )
-    print("\nerrors by kind:")
-    for kind in ("missed", "spurious", "wrong metric", "wrong entity", "wrong side"):
-        print(f"  {kind:<14}{errors[kind]:>5}")
-
-    print("\nbaseline quantulum3 (level 1 only; no metric, entity or side):")
+    print("\nbaseline quantulum3 (level 1 only):")
+    quantulum: dict[str, Tally] = {"all": Tally()}
     started = time.perf_counter()
-    q_tp = q_pred = 0
-    available = True
-    for _, article_text, golds in dev:
-        preds = quantulum_facts(article_text)
+    for article in articles:
+        preds = quantulum_facts(article.text)
         if preds is None:
-            available = False
+            print("  quantulum3 is not installed (pip install quantulum3==0.10.0)")
             break
-        q_pred += len(preds)
-        q_tp += len(match(preds, golds, 1))
-    q_s = time.perf_counter() - started
-    if available:
-        p, r, f = prf(q_tp, q_pred, n_gold)
-        for note in QUANTULUM_NOTES:
-            print(f"  note: {note}")
-        print(f"  quantulum3 level 1: P {p:.3f} R {r:.3f} F1 {f:.3f}")
-        print(f"  ratio ours/quantulum3 level-1 F1: {scores[1] / f:.2f}x" if f else "")
-        # The corpus timing ran first and warmed the caches for these articles, so ours is
-        # taken at the corpus rate per article.
-        ours_dev_s = corpus_s / len(corpus) * len(dev)
-        print(
-            f"  time on the {len(dev)} dev articles: ours {ours_dev_s:.2f}s (corpus rate), "
-            f"quantulum3 {q_s:.2f}s (ratio {ours_dev_s / q_s:.2f}x)"
-        )
+        quantulum.setdefault(article.source, Tally()).add(preds, article.labels, gazetteer)
+        quantulum["all"].add(preds, article.labels, gazetteer)
     else:
-        print(
-            "  quantulum3 is not installed (pip install quantulum3==0.10.0); no baseline this run"
-        )
-    print(
-        f"\nextraction time, whole corpus ({len(corpus)} articles, after {setup_s:.2f}s set-up): "
-        f"{corpus_s:.2f}s total, {1000 * corpus_s / len(corpus):.1f} ms per article"
-    )
-    print(
-        f"\nmachine: {platform.platform()}, {os.cpu_count()} CPUs, "
-        f"Python {platform.python_version()} ({platform.processor() or platform.machine()})"
-    )
+        for note in QUANTULUM_NOTES[:1]:
+            print(f"  note: {note}")
+        for name, tally in quantulum.items():
+            row = tally.report()["L1"]
+            print(f"  {name:<22}L1     P {row['P']:.3f} R {row['R']:.3f} F1 {row['F1']:.3f}")
+        print(f"  {1000 * (time.perf_counter() - started) / len(articles):.1f} ms per article")
 
-
-def _print_errors(article_id: str, preds: list[dict], golds: list[dict], matches: dict) -> None:
-    """Every labelled fact not matched at level 3, and every prediction not matched at level 1."""
-    rows = defaultdict(list)
-    matched_3 = matches[3]
-    inverse_1 = set(matches[1].values())
-    for g, gold in enumerate(golds):
-        if g in matched_3:
-            continue
-        p = matches[2].get(g, matches[1].get(g))
-        got = preds[p] if p is not None else None
-        rows[article_id].append(
-            f"  GOLD {gold['text']!r} {gold['unit']} {gold['metric']} ent={gold['entity']} "
-            f"side={gold['side']}  →  "
-            + (f"{got['metric']} ent={got['entity']} side={got['side']}" if got else "MISSED")
-        )
-    for p, pred in enumerate(preds):
-        if p not in inverse_1:
-            rows[article_id].append(
-                f"  SPUR {pred['text']!r} {pred['value']} {pred['unit']} {pred['metric']} "
-                f"ent={pred['entity']} side={pred['side']}"
-            )
-    for line in rows[article_id]:
-        print(f"[{article_id}]{line}")
+    with open(SHARED / "corpus" / "articles.jsonl", encoding="utf-8") as handle:
+        corpus = [json.loads(line)["text"] for line in handle]
+    extractor = Extractor(parser, models)
+    extract_facts(corpus[0], gazetteer, extractor)
+    started = time.perf_counter()
+    for text in corpus:
+        extract_facts(text, gazetteer, extractor)
+    elapsed = time.perf_counter() - started
+    print(
+        f"\nextraction time, whole corpus ({len(corpus)} articles, warm): {elapsed:.2f}s total, "
+        f"{1000 * elapsed / len(corpus):.1f} ms per article"
+    )
+    print(f"\nmachine: {cpu_line()}; {platform.platform()}; Python {platform.python_version()}")
 
 
 if __name__ == "__main__":

@@ -1,195 +1,240 @@
-"""Answer quality on ../shared/eval: hit@1, hit@5, MRR and answer accuracy per question type.
+"""Answer quality on ../shared/eval, cross-validated, beside txtai's and bm25s's top passage.
 
-Usage: python bench/qa.py [--via api|library] [--data-dir DIR] [--show-wrong]
+Usage: python bench/qa.py [--data-dir DIR] [--cache FILE] [--show-wrong] [--skip-peers]
 
-By default (``--via api``) it starts a real ``kb serve`` over an empty data directory, uploads
-../shared/corpus/articles.jsonl and the seed page through ``POST /api/ingest``, and asks every dev
-and seed question through ``GET /api/ask``. ``--via library`` builds (or reuses) ``--data-dir`` and
-calls kb.answer directly, which is quicker for iterating. Last, it times answer_question on the
-dev questions cold (the query-vector cache emptied before each ask; once with the per-article
-sentence vectors kept, once with them dropped too), against plain hybrid search of the same
-questions as the baseline.
+It builds (or reuses) a data directory over ../shared/corpus/articles.jsonl and the seed page,
+computes every question's candidates and features once (kb/answer/training.py), and answers each
+question with models fit by 5-fold cross-validation grouped by gold article, so no figure comes
+from a model that saw the question's article; the out-of-corpus questions of
+bench/data/absent-questions.jsonl form their own groups, and the share of them that get an answer
+is the false-answer rate. Accuracy = every must_include item is in the answer text. Reported per
+question file, per type and per style, beside the peers' top passage (~500 characters, the way
+they are used) on the same questions: txtai's hybrid search over the same model and bm25s. Last,
+cold answer latency (the query cache and sentence vectors emptied before each ask) against plain
+hybrid search as the in-run baseline, and the machine.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import pickle
 import platform
 import statistics
 import sys
-import tempfile
 import time
-import urllib.request
+from collections import defaultdict
 from pathlib import Path
-from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.answer_scoring import (  # noqa: E402
-    SEED_PAGE,
-    SHARED,
-    contains,
-    gold_article_id,
-    load_questions,
-    rank_of,
-    summarise,
+from kb.answer import answer_question, tools_for  # noqa: E402
+from kb.answer.gold import contains  # noqa: E402
+from kb.answer.training import (  # noqa: E402
+    Example,
+    build_kb,
+    cross_validate,
+    load_examples,
 )
-from bench.server import start_server, stop_server, upload_files  # noqa: E402
-from ingest.pagetext import parse_page_text  # noqa: E402
-from ingest.sources import read_sources  # noqa: E402
-from kb.answer import answer_question  # noqa: E402
-from kb.answer_similarity import clear_cache  # noqa: E402
 from kb.knowledge import KnowledgeBase  # noqa: E402
 from kb.search import search  # noqa: E402
 
-QUESTION_FILES = ("dev-questions.jsonl", "seed-questions.jsonl")
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+PEER_PASSAGE_CHARS = 500
+
+
+def cpu_line() -> str:
+    """The CPU model and the vector extensions that decide the inference path."""
+    model, flags = platform.processor() or "unknown", set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+            elif line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    wanted = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_tile")
+    return f"{model}; " + " ".join(f for f in wanted if f in flags)
+
+
+def peer_passages(corpus: Path) -> list[tuple[str, str]]:
+    """(article id, ~500-character passage) chunks of every article, cut at sentence ends."""
+    import json
+
+    from ingest.records import article_id, canonical_url
+
+    chunks = []
+    for line in corpus.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        ours = article_id(canonical_url(row["url"]), "")
+        text, start = row["text"], 0
+        while start < len(text):
+            end = min(len(text), start + PEER_PASSAGE_CHARS)
+            cut = text.rfind(". ", start, end)
+            end = cut + 1 if cut > start + PEER_PASSAGE_CHARS // 2 and end < len(text) else end
+            chunks.append((ours, text[start:end].strip()))
+            start = end
+    return chunks
+
+
+def peer_answers(examples: list[Example], kb: KnowledgeBase) -> dict[str, dict[str, tuple]]:
+    """Per peer, per question id: (top passage contains the answer, gold article in top 5)."""
+    from kb.answer.training import gold_group
+
+    chunks = peer_passages(SHARED / "corpus" / "articles.jsonl")
+    texts = [text for _, text in chunks]
+    found: dict[str, dict[str, tuple]] = {}
+    asked = [e for e in examples if not e.absent]
+
+    def record(name: str, ranked: dict[str, list[int]]) -> None:
+        found[name] = {}
+        for e in asked:
+            order = ranked[e.question["id"]]
+            top = texts[order[0]] if order else ""
+            right = all(contains(top, item) for item in e.question.get("must_include", []))
+            articles = list(dict.fromkeys(chunks[i][0] for i in order))[:5]
+            found[name][e.question["id"]] = (right, gold_group(kb, e.question) in articles)
+
+    try:
+        os.environ["HF_HUB_OFFLINE"] = os.environ["TRANSFORMERS_OFFLINE"] = "1"
+        from txtai import Embeddings
+
+        from kb.embedding import model_dir
+
+        embeddings = Embeddings(path=str(model_dir(kb.data_dir)), hybrid=True, content=False)
+        embeddings.index((n, text, None) for n, text in enumerate(texts))
+        record(
+            "txtai hybrid",
+            {
+                e.question["id"]: [int(i) for i, _ in embeddings.search(e.question["question"], 20)]
+                for e in asked
+            },
+        )
+    except ImportError as error:
+        print(f"txtai not installed ({error}); pip install -e '.[bench]'")
+    try:
+        import bm25s
+
+        retriever = bm25s.BM25()
+        retriever.index(
+            bm25s.tokenize(texts, stopwords="en", show_progress=False), show_progress=False
+        )
+        ranked = {}
+        for e in asked:
+            tokens = bm25s.tokenize([e.question["question"]], stopwords="en", show_progress=False)
+            results, _ = retriever.retrieve(tokens, k=20, show_progress=False)
+            ranked[e.question["id"]] = [int(i) for i in results[0]]
+        record("bm25s", ranked)
+    except ImportError as error:
+        print(f"bm25s not installed ({error}); pip install -e '.[bench]'")
+    return found
+
+
+def report(
+    examples: list[Example], results: list[dict], peers: dict, kb: KnowledgeBase, show_wrong: bool
+) -> None:
+    """The accuracy table per file, type and style, with hit@5 and the peers beside it."""
+    from kb.answer.training import gold_group
+
+    rows: dict[str, list[tuple]] = defaultdict(list)
+    absent = []
+    for example, result in zip(examples, results, strict=True):
+        q = example.question
+        if example.absent:
+            absent.append(result["kind"] != "none")
+            continue
+        articles = list(dict.fromkeys(h.article_id for h in example.scored.hits))[:5]
+        hit5 = gold_group(kb, q) in articles
+        peer = [peers[name][q["id"]] for name in peers]
+        for key in ("all", q["_file"], f"  type {q['type']}", f"  style {q.get('style', '-')}"):
+            rows[key].append((result["correct"], hit5, peer))
+        if show_wrong and not result["correct"]:
+            print(
+                f"\n[{q['id']}] {q['question']}\n  must: {q['must_include']}\n"
+                f"  {result['kind']}: {result['answer'][:300]}"
+            )
+    header = f"{'questions':28} {'n':>4} {'answer (CV)':>11} {'hit@5':>6}"
+    for name in peers:
+        header += f" {name + ' ans/hit@5':>24}"
+    print("\n" + header)
+    for key in sorted(rows, key=lambda k: (k != "all", k.strip())):
+        values = rows[key]
+        n = len(values)
+        line = f"{key:28} {n:>4} {sum(v[0] for v in values) / n:>11.3f} "
+        line += f"{sum(v[1] for v in values) / n:>6.3f}"
+        for p in range(len(peers)):
+            right = sum(v[2][p][0] for v in values) / n
+            hit = sum(v[2][p][1] for v in values) / n
+            line += f" {right:>15.3f} / {hit:.3f}"
+        print(line)
+    if absent:
+        print(
+            f"\nout-of-corpus questions: {len(absent)}; false answers "
+            f"{sum(absent)} = {sum(absent) / len(absent):.3f} (cross-validated)"
+        )
+
+
+def latency(kb: KnowledgeBase, questions: list[str]) -> None:
+    """Cold answer latency against hybrid search of the same questions."""
+    tools = tools_for(kb)
+    answer_question(kb, questions[0], tools=tools)  # loads the model, picks the encoding path
+
+    def cold(ask, empty_vectors: bool) -> list[float]:
+        times = []
+        for question in questions:
+            kb.embedder.clear_query_cache()
+            if empty_vectors:
+                tools.vectors.clear()
+            started = time.perf_counter()
+            ask(question)
+            times.append((time.perf_counter() - started) * 1000)
+        return times
+
+    runs = {
+        "search only (baseline)": cold(lambda q: search(kb, q, k=20), False),
+        "answer, sentence vectors kept": cold(lambda q: answer_question(kb, q, tools=tools), False),
+        "answer, all caches empty": cold(lambda q: answer_question(kb, q, tools=tools), True),
+    }
+    base = statistics.median(runs["search only (baseline)"])
+    print(f"\nlatency per question, one at a time, {len(questions)} questions (ms)")
+    print(f"{'run':32} {'p50':>7} {'p95':>7} {'p50/baseline':>13}")
+    for name, times in runs.items():
+        p50, p95 = statistics.median(times), statistics.quantiles(times, n=20)[-1]
+        print(f"{name:32} {p50:>7.1f} {p95:>7.1f} {p50 / base:>13.2f}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default="/tmp/marketkb-bench-qa")
+    parser.add_argument("--cache", help="pickle of the computed features, reused when present")
     parser.add_argument("--show-wrong", action="store_true")
-    parser.add_argument(
-        "--via",
-        choices=["api", "library"],
-        default="api",
-        help="Ask through a real kb serve (default) or call kb.answer directly.",
-    )
+    parser.add_argument("--skip-peers", action="store_true")
     args = parser.parse_args()
-    sources = [SHARED / "corpus" / "articles.jsonl", SEED_PAGE]
-    process = None
-    if args.via == "api":
-        data_dir = Path(tempfile.mkdtemp(prefix="marketkb-bench-qa-api-"))
-        token = "bench-token"
-        process, url = start_server(data_dir, env={"KB_API_TOKEN": token})
-        started = time.perf_counter()
-        statuses = [a["status"] for a in upload_files(url, token, sources)["articles"]]
-        print(
-            f"ingested through POST /api/ingest in {time.perf_counter() - started:.1f} s: "
-            f"{statuses.count('new')} new, {statuses.count('failed')} failed"
-        )
-
-        def ask(question: str) -> dict:
-            query = urlencode({"q": question, "k": 10})
-            with urllib.request.urlopen(f"{url}/api/ask?{query}", timeout=60) as response:
-                return json.load(response)
-    else:
-        kb = KnowledgeBase(args.data_dir)
-        if kb.stats()["articles"] == 0:
-            started = time.perf_counter()
-            kb.ingest(read_sources([str(source) for source in sources]))
-            print(f"built {args.data_dir} in {time.perf_counter() - started:.1f} s")
-
-        def ask(question: str) -> dict:
-            return answer_question(kb, question, k=10).to_dict()
-
-    try:
-        answers = {q["id"]: ask(q["question"]) for q in load_questions(*QUESTION_FILES)}
-    finally:
-        if process is not None:
-            stop_server(process)
-    if args.via == "api":
-        kb = KnowledgeBase(data_dir)
-    # The baseline, in the same run: would the single best passage of hybrid search do?
-    top_passages = {
-        q["id"]: next(iter(search(kb, q["question"], k=1)), None)
-        for q in load_questions(*QUESTION_FILES)
-    }
-    _report_quality(
-        answers,
-        {qid: hit.text if hit else "" for qid, hit in top_passages.items()},
-        args.show_wrong,
-    )
-    if args.via == "library":
-        _print_latency(kb, [q["question"] for q in load_questions("dev-questions.jsonl")])
-    return 0
-
-
-def _report_quality(
-    answers: dict[str, dict], top_passages: dict[str, str], show_wrong: bool
-) -> None:
-    """Print the quality table per question type, with the top-passage baseline beside it."""
-    seed_id = parse_page_text(SEED_PAGE.read_text(encoding="utf-8")).id
     print(
-        f"machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+        f"machine: {platform.platform()}, {os.cpu_count()} CPUs, Python "
+        f"{platform.python_version()}\ncpu: {cpu_line()}"
     )
-    for name in QUESTION_FILES:
-        rows = []
-        for question in load_questions(name):
-            answer = answers[question["id"]]
-            gold = gold_article_id(question, seed_id)
-            ranked = [c["article_id"] for c in answer["citations"]]
-            correct = all(contains(answer["answer"], item) for item in question["must_include"])
-            passage = top_passages[question["id"]]
-            rows.append(
-                {
-                    "type": question["type"],
-                    "rank": rank_of(ranked, gold),
-                    "correct": correct,
-                    "passage_correct": all(contains(passage, i) for i in question["must_include"]),
-                }
-            )
-            if show_wrong and not correct:
-                print(
-                    f"\n[{question['id']}] {question['question']}\n  must: "
-                    f"{question['must_include']}\n  kind: {answer['kind']} rank: "
-                    f"{rows[-1]['rank']}\n  answer: {answer['answer'][:400]}"
-                )
-        print(f"\n{name}")
-        print(
-            f"{'type':10} {'n':>4} {'hit@1':>7} {'hit@5':>7} {'MRR@10':>7} {'answer':>7} "
-            f"{'top passage (baseline)':>23}"
-        )
-        for kind in sorted({r["type"] for r in rows}) + ["all"]:
-            subset = [r for r in rows if kind == "all" or r["type"] == kind]
-            s = summarise(subset)
-            baseline = sum(r["passage_correct"] for r in subset) / len(subset)
-            print(
-                f"{kind:10} {s['n']:>4} {s['hit@1']:>7.3f} {s['hit@5']:>7.3f} "
-                f"{s['mrr@10']:>7.3f} {s['accuracy']:>7.3f} {baseline:>23.3f}"
-            )
-
-
-def _cold_times(ask, questions: list[str], before) -> list[float]:
-    """Milliseconds of ``ask`` per question, ``before`` emptying caches ahead of each."""
-    times = []
-    for question in questions:
-        before()
+    started = time.perf_counter()
+    kb = build_kb(Path(args.data_dir), SHARED)
+    print(f"data directory ready in {time.perf_counter() - started:.1f} s: {kb.stats()}")
+    cache = Path(args.cache) if args.cache else None
+    if cache is not None and cache.exists():
+        examples = pickle.loads(cache.read_bytes())
+    else:
         started = time.perf_counter()
-        ask(question)
-        times.append((time.perf_counter() - started) * 1000)
-    return times
-
-
-def _print_latency(kb: KnowledgeBase, questions: list[str]) -> None:
-    def empty_query_cache() -> None:
-        kb.embedder.clear_query_cache()
-
-    def empty_all() -> None:
-        empty_query_cache()
-        clear_cache()
-
-    answer_question(kb, questions[0])  # load the model and pick the encoding path first
-    runs = {
-        "search only (baseline)": _cold_times(
-            lambda q: search(kb, q, k=20), questions, empty_query_cache
-        ),
-        "answer, article vectors kept": _cold_times(
-            lambda q: answer_question(kb, q), questions, empty_query_cache
-        ),
-        "answer, all caches empty": _cold_times(
-            lambda q: answer_question(kb, q), questions, empty_all
-        ),
-    }
-    base = statistics.median(runs["search only (baseline)"])
-    print(f"\nlatency per ask, cold query cache, {len(questions)} dev questions (ms)")
-    print(f"{'run':30} {'p50':>7} {'p95':>7} {'p50/baseline':>13}")
-    for name, times in runs.items():
-        p50 = statistics.median(times)
-        p95 = statistics.quantiles(times, n=20)[-1]
-        print(f"{name:30} {p50:>7.1f} {p95:>7.1f} {p50 / base:>13.2f}")
+        examples = load_examples(kb, SHARED)
+        print(f"features of {len(examples)} questions in {time.perf_counter() - started:.1f} s")
+        if cache is not None:
+            cache.write_bytes(pickle.dumps(examples))
+    results = cross_validate(kb, examples)
+    peers = {} if args.skip_peers else peer_answers(examples, kb)
+    report(examples, results, peers, kb, args.show_wrong)
+    latency(
+        kb,
+        [e.question["question"] for e in examples if e.question["_file"] == "dev-questions.jsonl"],
+    )
+    return 0
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import logging
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -17,6 +18,9 @@ from kb.errors import KbError
 from kb.ingesting import STATUSES, IngestResult
 from kb.knowledge import STORE_FILE, KnowledgeBase
 from kb.store import Store
+
+if TYPE_CHECKING:
+    from kb.answer import Citation
 
 _HELP = {setting.name: setting.help for setting in SETTINGS}
 
@@ -152,6 +156,7 @@ def extract(settings: dict, source: str, allow_private_urls: bool) -> None:
     """Print the figures in SOURCE (a file, a URL, or - for stdin; text or HTML) as JSON."""
     from ingest.facts import extract_facts
     from ingest.fetch import fetch
+    from ingest.gazetteer import load_gazetteer
     from ingest.sources import commentary_text
 
     if source == "-":
@@ -165,7 +170,7 @@ def extract(settings: dict, source: str, allow_private_urls: bool) -> None:
         if not path.is_file():
             raise click.ClickException(f"{source}: no such file, or not an http(s) URL")
         text = commentary_text(path.read_bytes(), path.name)
-    _json_line({"facts": [fact.to_dict() for fact in extract_facts(text)]})
+    _json_line({"facts": [fact.to_dict() for fact in extract_facts(text, load_gazetteer())]})
 
 
 @main.command()
@@ -244,6 +249,105 @@ def search(
     kb = open_kb(settings, must_exist=True)
     for hit in run_search(kb, query, k, Filters(since=since, until=until, source=source), mode):
         _json_line(hit.to_dict())
+
+
+def _ask_date(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A --since/--until value as /api/ask reads it: a day stays a day, a date-time stays one."""
+    from datetime import date, datetime
+
+    raw = (value or "").strip()
+    if not raw:
+        return None
+    try:
+        if len(raw) == 10:
+            return date.fromisoformat(raw).isoformat()
+        return datetime.fromisoformat(raw.replace("Z", "+00:00")).isoformat()
+    except ValueError:
+        raise click.BadParameter(
+            f"must be a date as YYYY-MM-DD or an ISO 8601 date-time (2024-05-01T12:00:00Z), "
+            f"got {raw!r}"
+        ) from None
+
+
+def _citation_line(citation: Citation) -> str:
+    """``[n] title — source, date — url`` with whatever of source, date and url is known."""
+    where = ", ".join(
+        part for part in (citation.source, (citation.published or "")[:10] or "undated") if part
+    )
+    parts = [f"[{citation.n}] {citation.title or '(untitled)'}", where]
+    return " — ".join(parts + ([citation.url] if citation.url else []))
+
+
+@main.command()
+@click.argument("question")
+@click.option("-k", "--k", "k", default=5, show_default=True, help="Most passages to cite (1-50).")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON /api/ask returns.")
+@click.option("--since", callback=_ask_date, help="Published on or after (YYYY-MM-DD).")
+@click.option("--until", callback=_ask_date, help="Published on or before (YYYY-MM-DD).")
+@click.option("--source", help="Only articles from this source (case-insensitive).")
+@click.pass_obj
+def ask(
+    settings: dict,
+    question: str,
+    k: int,
+    as_json: bool,
+    since: str | None,
+    until: str | None,
+    source: str | None,
+) -> None:
+    """Answer QUESTION from the stored commentary: the answer, its date and numbered citations.
+
+    Takes the parameters /api/ask takes and checks them the same way; an answer the commentary
+    does not support says so ("I found nothing...") and still exits 0.
+    """
+    import shlex
+    from urllib.parse import parse_qsl, urlsplit
+
+    from api.routes import MAX_K, MAX_QUESTION_CHARS
+    from kb.answer import answer_question
+    from kb.store import Filters
+
+    question = " ".join(question.split())
+    if not question:
+        raise click.BadParameter("must not be empty: the question to answer", param_hint="QUESTION")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise click.BadParameter(
+            f"must be at most {MAX_QUESTION_CHARS} characters, got {len(question)}",
+            param_hint="QUESTION",
+        )
+    if not 1 <= k <= MAX_K:
+        raise click.BadParameter(f"must be an integer from 1 to {MAX_K}, got {k}", param_hint="-k")
+    if since and until and since[:10] > until[:10]:
+        raise click.UsageError(
+            f"--since ({since}) is after --until ({until}); no article could match"
+        )
+    source = (source or "").strip() or None
+    if source and len(source) > 200:
+        raise click.BadParameter(
+            f"must be at most 200 characters, got {len(source)}", param_hint="--source"
+        )
+    kb = open_kb(settings, must_exist=True)
+    answer = answer_question(
+        kb, question, k=k, filters=Filters(since=since, until=until, source=source)
+    )
+    if as_json:
+        _json_line(answer.to_dict())
+        return
+    click.echo(answer.answer)
+    click.echo(f"as of {answer.as_of}" if answer.as_of else "undated")
+    others = answer.earlier or {}
+    if others.get("count"):
+        # The same entity and metric at other dates: the command that lists them all.
+        query = parse_qsl(urlsplit(others["url"]).query)
+        listing = " ".join(f"--{name} {shlex.quote(value)}" for name, value in query)
+        click.echo(
+            f"{others['count']} other dated figures ({others.get('earlier', 0)} earlier): "
+            f"kb facts {listing}"
+        )
+    if answer.citations:
+        click.echo()
+        for citation in answer.citations:
+            click.echo(_citation_line(citation))
 
 
 @main.command()

@@ -217,6 +217,9 @@ def _matchers_by_head(table: dict[str, Entity], *, fold: bool) -> dict[str, re.P
 def trie_pattern(words: list[str]) -> str:
     """A regex for any of ``words`` shaped as their prefix tree, so each character is tried once
     rather than once per word; it matches the longest word starting at a position."""
+    if not words:
+        # No words: a pattern that never matches (an empty one would match everywhere).
+        return "(?!)"
     trie: dict = {}
     for word in words:
         node = trie

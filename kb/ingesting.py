@@ -18,6 +18,7 @@ from ingest.chunking import (
 from ingest.dedupe import DUPLICATE_OVERLAP, overlap, shingle_hashes, sketch
 from ingest.errors import IngestError
 from ingest.facts import extract_facts
+from ingest.gazetteer import load_gazetteer
 from ingest.records import Article, canonical_url
 from kb.store import Store, StoredArticle
 
@@ -115,7 +116,7 @@ def store_article(
     passages = chunk_article(article, chunk_settings, count_tokens)
     for passage in passages:
         passage.article_id = result.id
-    facts = extract_facts(article.body)
+    facts = extract_facts(article.body, load_gazetteer())
     result.removed_passages, result.added_passages = store.save_article(
         result.id, article, digest, passages, facts, sketch(shingles)
     )
@@ -152,7 +153,7 @@ def rewrite_article(
         article,
         stored.content_hash,
         passages,
-        extract_facts(article.body),
+        extract_facts(article.body, load_gazetteer()),
         sketch(shingle_hashes(article.body)),
     )
     return IngestResult("updated", id=article_id, removed_passages=removed, added_passages=added)

@@ -379,6 +379,15 @@ class KnowledgeBase:
         with self._lock:
             return index.search(vector, k, allowed_ids=allowed_ids)
 
+    def passage_vectors(self, passage_ids: list[int]) -> dict[int, np.ndarray]:
+        """The stored unit vectors of those passages that have one."""
+        index = self.passage_index()
+        ids = np.array(passage_ids, dtype=np.int64)
+        with self._lock:
+            held = ids[index.contains(ids)] if len(ids) else ids
+            vectors = index.vectors(held) if len(held) else np.zeros((0, 0), dtype=np.float32)
+        return {int(pid): vectors[n] for n, pid in enumerate(held)}
+
     def nearest_articles(self, article_id: str, k: int) -> list[tuple[str, float]]:
         """(article id, cosine) of the ``k`` articles nearest this one (itself included)."""
         index = self.article_index()

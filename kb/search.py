@@ -1,24 +1,29 @@
-"""Hybrid retrieval: dense (FAISS) and keyword (SQLite FTS5 BM25) scores, fused.
+"""Hybrid retrieval: dense (FAISS) and keyword (SQLite FTS5 BM25) candidates, fused by a model.
 
-The questions users ask carry a lot of context (names, figures, dates), which keyword search
-matches precisely, while dense search catches paraphrase. Each ranking's scores are min-max
-normalised over its candidates and mixed as ``KEYWORD_SHARE * keyword + (1 - share) * dense``.
-Measured on ../shared/eval with bench/retrieval.py (dev hit@1): dense alone 0.48, BM25 alone 0.98,
-reciprocal-rank fusion 0.78 (it lets weak dense ranks outvote BM25), score fusion at 0.7 0.93
-with hit@5 1.0 and the best seed-question ranks; 0.8-0.9 gain on dev but lose seed questions.
+Each ranking offers its best passages; a logistic model (kb/search_model.py, weights fit by
+``python -m kb.search_training``) scores every candidate from its normalised scores in both
+rankings, its article's best scores and mean vector, how much of the query's rare words the
+article uses anywhere, and whether the article's stored facts state the figures the query names
+(kb/search_features.py). The article-level signals matter most for terse
+questions, whose few words give BM25 and the dense model little to separate similar stories with.
+``bench/retrieval.py`` reports the cross-validated figures.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import numpy as np
+
 from ingest.dedupe import DUPLICATE_OVERLAP, overlap, shingle_hashes
 from kb.errors import KbError
-from kb.knowledge import KnowledgeBase
+from kb.knowledge import KnowledgeBase, article_vector_id
+from kb.search_features import ArticleView, Candidates, candidate_features, normalised
+from kb.search_model import FusionModel, load_fusion
+from kb.search_query import read_query
 from kb.store import Filters
 
 MODES = ("hybrid", "dense", "keyword")
-KEYWORD_SHARE = 0.7
 CANDIDATES = 50
 
 
@@ -63,61 +68,132 @@ class RelatedArticle:
         return asdict(self)
 
 
-def search(kb: KnowledgeBase, query: str, k: int = 10, filters: Filters | None = None,
-           mode: str = "hybrid") -> list[Hit]:
-    """The ``k`` passages that best answer ``query``, best first."""
+@dataclass(frozen=True)
+class Rankings:
+    """What each retriever offers for one query: (passage id, raw score), best first."""
+
+    dense: list[tuple[int, float]]
+    keyword: list[tuple[int, float]]
+    vector: np.ndarray | None  # the query's embedding, when the dense side ran
+
+
+def search(
+    kb: KnowledgeBase,
+    query: str,
+    k: int = 10,
+    filters: Filters | None = None,
+    mode: str = "hybrid",
+    *,
+    fusion: FusionModel | None = None,
+) -> list[Hit]:
+    """The ``k`` passages that best answer ``query``, best first.
+
+    ``fusion`` defaults to the shipped model (kb/data/search.json); pass another to test one.
+    """
     if mode not in MODES:
         raise KbError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     if not query or not query.strip():
         raise KbError("the query is empty")
     filters = filters or Filters()
-    depth = max(CANDIDATES, k)
+    if mode == "hybrid":
+        fusion = fusion or load_fusion()
+        found = rankings(kb, query, max(fusion.depth, k), filters)
+        pool = candidates(kb, query, found)
+        order = sorted(
+            zip(pool.passage_ids, fusion.scores(pool.matrix).tolist(), strict=True),
+            key=lambda item: (-item[1], item[0]),
+        )
+    else:
+        found = rankings(kb, query, max(CANDIDATES, k), filters, mode)
+        single = normalised(found.dense if mode == "dense" else found.keyword)
+        order = sorted(single.items(), key=lambda item: (-item[1], item[0]))
+    return _hits(kb, order[:k], found)
+
+
+def rankings(
+    kb: KnowledgeBase, query: str, depth: int, filters: Filters, mode: str = "hybrid"
+) -> Rankings:
+    """The dense and keyword candidates of ``query`` (only the one a single mode uses)."""
     dense: list[tuple[int, float]] = []
     keyword: list[tuple[int, float]] = []
+    vector = None
     if mode in ("hybrid", "dense"):
         allowed = kb.store.passage_ids_matching(filters)
         if allowed is None or allowed:
             vector = kb.embedder.encode_query(query)
-            dense = kb.nearest_passages(vector, depth, allowed_ids=allowed)
+            dense = [
+                (int(pid), float(score))
+                for pid, score in kb.nearest_passages(vector, depth, allowed_ids=allowed)
+            ]
     if mode in ("hybrid", "keyword"):
         keyword = kb.store.keyword_search(query, depth, filters)
-    share = {"hybrid": KEYWORD_SHARE, "dense": 0.0, "keyword": 1.0}[mode]
-    fused = _fuse(dense, keyword, share)
-    top = fused[:k]
-    passages = kb.store.get_passages(pid for pid, _ in top)
-    dense_at = {pid: (rank, score) for rank, (pid, score) in enumerate(dense, start=1)}
-    keyword_at = {pid: (rank, score) for rank, (pid, score) in enumerate(keyword, start=1)}
+    return Rankings(dense, keyword, vector)
+
+
+def candidates(kb: KnowledgeBase, query: str, found: Rankings) -> Candidates:
+    """Every passage either ranking offers, with the fusion features of each."""
+    pids = list(dict.fromkeys([p for p, _ in found.keyword] + [p for p, _ in found.dense]))
+    article_of = {pid: p.passage.article_id for pid, p in kb.store.get_passages(pids).items()}
+    pool = list(dict.fromkeys(article_of[p] for p in pids if p in article_of))
+    cues = read_query(query)
+    values = kb.store.fact_values(pool) if cues.figures else {}  # only figures are matched
+    cosines = _article_cosines(kb, pool, found.vector)
+    articles = {a: ArticleView(cosines.get(a, 0.0), tuple(values.get(a, ()))) for a in pool}
+    used = kb.store.articles_using(cues.words, pool)
+    return candidate_features(cues, found.dense, found.keyword, article_of, articles, used)
+
+
+def _article_cosines(
+    kb: KnowledgeBase, article_ids: list[str], vector: np.ndarray | None
+) -> dict[str, float]:
+    """Cosine of the query vector and each article's mean passage vector, where both exist."""
+    if vector is None or not article_ids:
+        return {}
+    index = kb.article_index()
+    vids = np.array([article_vector_id(a) for a in article_ids], dtype=np.int64)
+    held = index.contains(vids)
+    try:
+        vectors = index.vectors(vids[held])
+    except KeyError:  # an article removed while we read: its cosine is simply unknown
+        return {}
+    held_ids = [a for a, h in zip(article_ids, held, strict=True) if h]
+    scores = vectors @ np.asarray(vector, dtype=np.float32).reshape(-1)
+    return {a: float(s) for a, s in zip(held_ids, scores, strict=True)}
+
+
+def _hits(kb: KnowledgeBase, order: list[tuple[int, float]], found: Rankings) -> list[Hit]:
+    """Hits for ranked passage ids, with each ranking's score and rank of the passage."""
+    passages = kb.store.get_passages(pid for pid, _ in order)
+    dense_at = {pid: (rank, score) for rank, (pid, score) in enumerate(found.dense, start=1)}
+    keyword_at = {pid: (rank, score) for rank, (pid, score) in enumerate(found.keyword, start=1)}
     hits = []
-    for pid, score in top:
+    for pid, score in order:
         stored = passages.get(pid)
         if stored is None:  # deleted between ranking and reading
             continue
         d_rank, d_score = dense_at.get(pid, (None, None))
         k_rank, k_score = keyword_at.get(pid, (None, None))
         p = stored.passage
-        hits.append(Hit(pid, p.article_id, stored.url, stored.title, stored.source,
-                        stored.published, p.heading, p.text, p.start, p.end, score,
-                        d_score, k_score, d_rank, k_rank))
+        hits.append(
+            Hit(
+                pid,
+                p.article_id,
+                stored.url,
+                stored.title,
+                stored.source,
+                stored.published,
+                p.heading,
+                p.text,
+                p.start,
+                p.end,
+                float(score),
+                d_score,
+                k_score,
+                d_rank,
+                k_rank,
+            )
+        )
     return hits
-
-
-def _fuse(dense: list[tuple[int, float]], keyword: list[tuple[int, float]],
-          keyword_share: float) -> list[tuple[int, float]]:
-    """Mix min-max normalised scores; a passage missing from one ranking gets 0 there.
-
-    A ranking whose candidates all score the same (one keyword match, say) gives each of them 1:
-    min-max would give them 0, as if they had not matched at all.
-    """
-    mixed: dict[int, float] = {}
-    for ranking, weight in ((dense, 1.0 - keyword_share), (keyword, keyword_share)):
-        if not ranking or not weight:
-            continue
-        scores = [score for _, score in ranking]
-        low, span = min(scores), max(scores) - min(scores)
-        for pid, score in ranking:
-            normalised = (score - low) / span if span else 1.0
-            mixed[pid] = mixed.get(pid, 0.0) + weight * normalised
-    return sorted(mixed.items(), key=lambda item: (-item[1], item[0]))
 
 
 def related(kb: KnowledgeBase, article_id: str, k: int = 5) -> list[RelatedArticle]:
@@ -131,8 +207,16 @@ def related(kb: KnowledgeBase, article_id: str, k: int = 5) -> list[RelatedArtic
         other = kb.store.get_article(other_id).article
         if overlap(own_shingles, shingle_hashes(other.body)) >= DUPLICATE_OVERLAP:
             continue
-        found.append(RelatedArticle(other_id, other.url, other.title, other.source,
-                                    other.published, round(float(similarity), 4)))
+        found.append(
+            RelatedArticle(
+                other_id,
+                other.url,
+                other.title,
+                other.source,
+                other.published,
+                round(float(similarity), 4),
+            )
+        )
         if len(found) == k:
             break
     return found

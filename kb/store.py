@@ -582,6 +582,19 @@ class Store:
         )
         return [(row["id"], -row["rank"]) for row in rows]
 
+    def passage_counts(self, words: Iterable[str]) -> dict[str, int]:
+        """How many passages use each word (after the full-text index's own stemming)."""
+        db = self._connection()
+        counts = {}
+        for word in dict.fromkeys(w.lower() for w in words):
+            if not _FTS_WORD.fullmatch(word):
+                continue
+            row = db.execute(
+                "SELECT count(*) FROM passages_fts WHERE passages_fts MATCH ?", [f'"{word}"']
+            ).fetchone()
+            counts[word] = row[0]
+        return counts
+
     # -- facts -------------------------------------------------------------------------------
 
     def query_facts(
@@ -634,6 +647,46 @@ class Store:
             ids,
         )
         return [_fact_from_row(row) for row in rows]
+
+    def fact_values(self, article_ids: Iterable[str]) -> dict[str, list[float]]:
+        """The values of the stored facts of each of the given articles."""
+        ids = list(dict.fromkeys(article_ids))
+        found: dict[str, list[float]] = {}
+        if not ids:
+            return found
+        rows = self._connection().execute(
+            f"SELECT article_id, value FROM facts WHERE article_id IN ({','.join('?' * len(ids))})",
+            ids,
+        )
+        for article, value in rows:
+            found.setdefault(article, []).append(value)
+        return found
+
+    def articles_using(
+        self, words: Iterable[str], article_ids: Iterable[str]
+    ) -> dict[str, set[str]]:
+        """For each word, which of the given articles use it in some passage (stemmed as BM25).
+
+        Words keyword search ignores are left out, as are words none of the articles use.
+        """
+        ids = list(dict.fromkeys(article_ids))
+        if not ids:
+            return {}
+        db = self._connection()
+        marks = ",".join("?" * len(ids))
+        query = f"SELECT id, article_id FROM passages WHERE article_id IN ({marks})"
+        article_of = dict(db.execute(query, ids).fetchall())
+        found: dict[str, set[str]] = {}
+        for word in dict.fromkeys(w.lower() for w in words):
+            if word in _FTS_STOPWORDS or not _FTS_WORD.fullmatch(word):
+                continue
+            rows = db.execute(
+                "SELECT rowid FROM passages_fts WHERE passages_fts MATCH ?", [f'"{word}"']
+            )
+            using = {article_of[row[0]] for row in rows if row[0] in article_of}
+            if using:
+                found[word] = using
+        return found
 
 
 def _article_where(filters: Filters) -> tuple[list[str], list[object]]:

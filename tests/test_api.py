@@ -24,10 +24,16 @@ from support.http_server import LocalServer, Route
 
 pytestmark = pytest.mark.slow
 
-SEED_QUESTIONS = [json.loads(line) for line in
-                  (SHARED / "eval" / "seed-questions.jsonl").read_text().splitlines() if line]
-DEV_QUESTIONS = [json.loads(line) for line in
-                 (SHARED / "eval" / "dev-questions.jsonl").read_text().splitlines() if line]
+SEED_QUESTIONS = [
+    json.loads(line)
+    for line in (SHARED / "eval" / "seed-questions.jsonl").read_text().splitlines()
+    if line
+]
+DEV_QUESTIONS = [
+    json.loads(line)
+    for line in (SHARED / "eval" / "dev-questions.jsonl").read_text().splitlines()
+    if line
+]
 PROBLEM_KEYS = {"type", "title", "status", "detail"}
 
 
@@ -48,9 +54,18 @@ class Reply:
         return self.headers.get("Content-Type", "")
 
 
-def call(server: LiveServer, method: str, path: str, *, json_body: object = None,
-         body: bytes | None = None, content_type: str | None = None, token: str | None = None,
-         headers: dict[str, str] | None = None, timeout: float = 120) -> Reply:
+def call(
+    server: LiveServer,
+    method: str,
+    path: str,
+    *,
+    json_body: object = None,
+    body: bytes | None = None,
+    content_type: str | None = None,
+    token: str | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 120,
+) -> Reply:
     """Send one request to the live server."""
     sent = dict(headers or {})
     if json_body is not None:
@@ -80,11 +95,15 @@ def multipart(files: list[tuple[str, str, bytes]]) -> tuple[bytes, str]:
     boundary = uuid.uuid4().hex
     parts = []
     for field, filename, content in files:
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; '
-                     f'filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'
-                     .encode() + content + b"\r\n")
-    return b"".join(parts) + f"--{boundary}--\r\n".encode(), \
-        f"multipart/form-data; boundary={boundary}"
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; '
+            f'filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'.encode()
+            + content
+            + b"\r\n"
+        )
+    return b"".join(
+        parts
+    ) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
 def assert_problem(reply: Reply, status: int, detail_part: str = "") -> dict:
@@ -107,17 +126,30 @@ def made_up_article(tag: str, n: int = 0) -> dict[str, str]:
         "title": f"Test digest {tag} {n}",
         "published": f"2031-03-0{1 + n % 9}",
         "source": "marketkb tests",
-        "text": (f"Traders on Zeltrax exchange lost track of {tag} item {n}. "
-                 f"Bybit recorded about ${40 + n} million in long liquidations over 24 hours, "
-                 f"while OKX saw nearly ${12 + n} million in short liquidations. "
-                 "Analysts said the funding rate stayed positive at 0.01% through the session."),
+        "text": (
+            f"Traders on Zeltrax exchange lost track of {tag} item {n}. "
+            f"Bybit recorded about ${40 + n} million in long liquidations over 24 hours, "
+            f"while OKX saw nearly ${12 + n} million in short liquidations. "
+            "Analysts said the funding rate stayed positive at 0.01% through the session."
+        ),
     }
 
 
-_FIGURE = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*(trillion|billion|million|thousand|tn|bn|[tbmk])?\b",
-                     re.IGNORECASE)
-_SCALE = {"trillion": 1e12, "tn": 1e12, "t": 1e12, "billion": 1e9, "bn": 1e9, "b": 1e9,
-          "million": 1e6, "m": 1e6, "thousand": 1e3, "k": 1e3}
+_FIGURE = re.compile(
+    r"(\d[\d,]*(?:\.\d+)?)\s*(trillion|billion|million|thousand|tn|bn|[tbmk])?\b", re.IGNORECASE
+)
+_SCALE = {
+    "trillion": 1e12,
+    "tn": 1e12,
+    "t": 1e12,
+    "billion": 1e9,
+    "bn": 1e9,
+    "b": 1e9,
+    "million": 1e6,
+    "m": 1e6,
+    "thousand": 1e3,
+    "k": 1e3,
+}
 
 
 def states_figure(text: str, value: float) -> bool:
@@ -190,10 +222,14 @@ BAD_REQUESTS = [
 ]
 
 
-@pytest.mark.parametrize(("path", "params", "status", "detail"), BAD_REQUESTS,
-                         ids=[f"{p}-{'-'.join(q)}" for p, q, _, _ in BAD_REQUESTS])
-def test_bad_request_is_problem_json(live_server: LiveServer, path: str, params: dict,
-                                     status: int, detail: str) -> None:
+@pytest.mark.parametrize(
+    ("path", "params", "status", "detail"),
+    BAD_REQUESTS,
+    ids=[f"{p}-{'-'.join(q)}" for p, q, _, _ in BAD_REQUESTS],
+)
+def test_bad_request_is_problem_json(
+    live_server: LiveServer, path: str, params: dict, status: int, detail: str
+) -> None:
     assert_problem(get(live_server, path, **params), status, detail)
 
 
@@ -212,45 +248,77 @@ BAD_BODIES = [
     ("/api/extract", b'{"text": "unterminated', "application/json", 400, "not valid JSON"),
     ("/api/extract", b'["text"]', "application/json", 400, "must be a JSON object"),
     ("/api/extract", b"[" * 200_000, "application/json", 400, "nested too deeply"),
-    ("/api/extract", b'{"text": "' + b"a" * 200_001 + b'"}', "application/json", 413,
-     "at most 200,000 characters"),
-    ("/api/extract", b'{"text": "a", "html": "<p>b</p>"}', "application/json", 400,
-     "exactly one of"),
+    (
+        "/api/extract",
+        b'{"text": "' + b"a" * 200_001 + b'"}',
+        "application/json",
+        413,
+        "at most 200,000 characters",
+    ),
+    (
+        "/api/extract",
+        b'{"text": "a", "html": "<p>b</p>"}',
+        "application/json",
+        400,
+        "exactly one of",
+    ),
     ("/api/extract", b'{"text": ""}', "application/json", 400, "non-empty string"),
     ("/api/extract", b'{"text": 5}', "application/json", 400, "non-empty string"),
     ("/api/extract", b"some text", "text/plain", 415, "application/json"),
-    ("/api/extract", b'{"url": "ftp://example.com/a"}', "application/json", 400,
-     "http or https URL"),
+    (
+        "/api/extract",
+        b'{"url": "ftp://example.com/a"}',
+        "application/json",
+        400,
+        "http or https URL",
+    ),
     ("/api/ingest", b'{"articles": [1, 2', "application/json", 400, "not valid JSON"),
     ("/api/ingest", b"{}", "application/json", 400, "exactly one of 'articles'"),
     ("/api/ingest", b'{"articles": "abc"}', "application/json", 400, "must be a list"),
     ("/api/ingest", b'{"articles": []}', "application/json", 400, "must be a list of 1"),
     ("/api/ingest", b'{"urls": ["/etc/passwd"]}', "application/json", 400, "urls[0] must be"),
-    ("/api/ingest", b'{"urls": ["https://example.test/", 7]}', "application/json", 400,
-     "urls[1] must be an http or https URL"),
+    (
+        "/api/ingest",
+        b'{"urls": ["https://example.test/", 7]}',
+        "application/json",
+        400,
+        "urls[1] must be an http or https URL",
+    ),
     ("/api/ingest", b"url=x", "application/x-www-form-urlencoded", 415, "application/json"),
 ]
 
 
-@pytest.mark.parametrize(("path", "body", "content_type", "status", "detail"), BAD_BODIES,
-                         ids=[f"{p}-{i}" for i, (p, *_rest) in enumerate(BAD_BODIES)])
-def test_bad_body_is_problem_json(live_server: LiveServer, path: str, body: bytes,
-                                  content_type: str, status: int, detail: str) -> None:
-    reply = call(live_server, "POST", path, body=body, content_type=content_type,
-                 token=live_server.token)
+@pytest.mark.parametrize(
+    ("path", "body", "content_type", "status", "detail"),
+    BAD_BODIES,
+    ids=[f"{p}-{i}" for i, (p, *_rest) in enumerate(BAD_BODIES)],
+)
+def test_bad_body_is_problem_json(
+    live_server: LiveServer, path: str, body: bytes, content_type: str, status: int, detail: str
+) -> None:
+    reply = call(
+        live_server, "POST", path, body=body, content_type=content_type, token=live_server.token
+    )
     assert_problem(reply, status, detail)
 
 
 def test_body_over_10_mb_is_refused_with_413(live_server: LiveServer) -> None:
     body = json.dumps({"text": "x" * (10 * 1024 * 1024 + 10)}).encode()
-    assert_problem(call(live_server, "POST", "/api/extract", body=body,
-                        content_type="application/json"), 413)
+    assert_problem(
+        call(live_server, "POST", "/api/extract", body=body, content_type="application/json"), 413
+    )
 
 
 def test_multipart_without_file_parts_is_refused(live_server: LiveServer) -> None:
     body, content_type = multipart([("other", "a.html", b"<p>x</p>")])
-    reply = call(live_server, "POST", "/api/ingest", body=body, content_type=content_type,
-                 token=live_server.token)
+    reply = call(
+        live_server,
+        "POST",
+        "/api/ingest",
+        body=body,
+        content_type=content_type,
+        token=live_server.token,
+    )
     assert_problem(reply, 400, "named 'file'")
 
 
@@ -266,8 +334,13 @@ def test_write_without_token_is_401(live_server: LiveServer, method: str, path: 
 
 @pytest.mark.parametrize(("method", "path"), WRITES)
 def test_write_with_other_scheme_is_401(live_server: LiveServer, method: str, path: str) -> None:
-    reply = call(live_server, method, path, json_body={"urls": []},
-                 headers={"Authorization": f"Basic {live_server.token}"})
+    reply = call(
+        live_server,
+        method,
+        path,
+        json_body={"urls": []},
+        headers={"Authorization": f"Basic {live_server.token}"},
+    )
     assert_problem(reply, 401)
 
 
@@ -287,8 +360,11 @@ def test_writes_are_disabled_without_a_configured_token(tmp_path: Path) -> None:
     from api import create_app
 
     client = create_app({"data_dir": str(tmp_path), "api_token": None}).test_client()
-    reply = client.post("/api/ingest", json={"articles": [made_up_article("off")]},
-                        headers={"Authorization": "Bearer anything"})
+    reply = client.post(
+        "/api/ingest",
+        json={"articles": [made_up_article("off")]},
+        headers={"Authorization": "Bearer anything"},
+    )
     assert reply.status_code == 403
     assert reply.mimetype == "application/problem+json"
     assert "writes are disabled until KB_API_TOKEN is set" in reply.get_json()["detail"]
@@ -326,7 +402,7 @@ def test_seed_answer_citations_state_their_figures(live_server: LiveServer, item
         assert fact["text"] in cited["text"], (fact, cited["text"])
     for cited in citations:
         body = get(live_server, f"/api/articles/{cited['article_id']}").data["body"]
-        assert body[cited["start"]:cited["end"]] == cited["text"]
+        assert body[cited["start"] : cited["end"]] == cited["text"]
         start, end = cited["highlight"]
         assert 0 <= start < end <= len(cited["text"])
 
@@ -335,9 +411,19 @@ def test_ask_answer_has_the_documented_shape(live_server: LiveServer) -> None:
     answer = ask(live_server, SEED_QUESTIONS[6]["question"], k=3)
     assert set(answer) >= {"question", "answer", "facts", "citations"}
     assert answer["citations"]
-    assert set(answer["citations"][0]) >= {"n", "article_id", "url", "title", "source",
-                                           "published", "text", "start", "end", "highlight",
-                                           "score"}
+    assert set(answer["citations"][0]) >= {
+        "n",
+        "article_id",
+        "url",
+        "title",
+        "source",
+        "published",
+        "text",
+        "start",
+        "end",
+        "highlight",
+        "score",
+    }
 
 
 def test_ask_with_no_matching_dates_says_nothing_was_found(live_server: LiveServer) -> None:
@@ -353,7 +439,7 @@ def test_ask_source_filter_cites_only_that_source(live_server: LiveServer) -> No
 
 
 def test_repeated_ask_is_served_from_the_cache(live_server: LiveServer) -> None:
-    question = "What are traders monitoring to gauge broader market weakness? (cache test)"
+    question = "Which signals do desks follow for signs of wider market softness? (cache test)"
     first = get(live_server, "/api/ask", q=question)
     second = get(live_server, "/api/ask", q="  " + question.replace(" ", "   ") + " ")
     assert first.headers["X-Answer-Cache"] == "miss"
@@ -365,8 +451,13 @@ def test_ingest_invalidates_cached_answers(live_server: LiveServer) -> None:
     question = "Which exchange recorded long liquidations? (invalidation test)"
     get(live_server, "/api/ask", q=question)
     assert get(live_server, "/api/ask", q=question).headers["X-Answer-Cache"] == "hit"
-    reply = call(live_server, "POST", "/api/ingest", token=live_server.token,
-                 json_body={"articles": [made_up_article("invalidate")]})
+    reply = call(
+        live_server,
+        "POST",
+        "/api/ingest",
+        token=live_server.token,
+        json_body={"articles": [made_up_article("invalidate")]},
+    )
     assert reply.status == 200
     assert get(live_server, "/api/ask", q=question).headers["X-Answer-Cache"] == "miss"
 
@@ -379,8 +470,9 @@ def test_asks_during_an_ingest_all_succeed(live_server: LiveServer) -> None:
     during = []
 
     def run_ingest() -> None:
-        ingest_reply.append(call(live_server, "POST", "/api/ingest", json_body=batch,
-                                 token=live_server.token))
+        ingest_reply.append(
+            call(live_server, "POST", "/api/ingest", json_body=batch, token=live_server.token)
+        )
 
     writer = threading.Thread(target=run_ingest)
     writer.start()
@@ -410,8 +502,13 @@ def test_asks_during_an_ingest_all_succeed(live_server: LiveServer) -> None:
 
 def test_ingested_article_can_be_read_then_deleted(live_server: LiveServer) -> None:
     record = made_up_article("lifecycle")
-    reply = call(live_server, "POST", "/api/ingest", json_body={"articles": [record]},
-                 token=live_server.token)
+    reply = call(
+        live_server,
+        "POST",
+        "/api/ingest",
+        json_body={"articles": [record]},
+        token=live_server.token,
+    )
     assert reply.status == 200
     [result] = reply.data["articles"]
     assert result["status"] == "new"
@@ -420,22 +517,32 @@ def test_ingested_article_can_be_read_then_deleted(live_server: LiveServer) -> N
     assert article["title"] == record["title"]
     assert article["body"] == record["text"]
     assert any(f["entity"] == "Bybit" and f["value"] == 40e6 for f in article["facts"])
-    again = call(live_server, "POST", "/api/ingest", json_body={"articles": [record]},
-                 token=live_server.token)
+    again = call(
+        live_server,
+        "POST",
+        "/api/ingest",
+        json_body={"articles": [record]},
+        token=live_server.token,
+    )
     assert again.data["articles"][0]["status"] == "unchanged"
-    deleted = call(live_server, "DELETE", f"/api/articles/{result['id']}",
-                   token=live_server.token)
+    deleted = call(live_server, "DELETE", f"/api/articles/{result['id']}", token=live_server.token)
     assert deleted.status == 200
     assert_problem(get(live_server, f"/api/articles/{result['id']}"), 404)
-    assert_problem(call(live_server, "DELETE", f"/api/articles/{result['id']}",
-                        token=live_server.token), 404)
+    assert_problem(
+        call(live_server, "DELETE", f"/api/articles/{result['id']}", token=live_server.token), 404
+    )
 
 
 def test_ingest_reports_bad_records_per_item(live_server: LiveServer) -> None:
-    records = [made_up_article("mixed"), {"title": "no text"}, "not an object",
-               {"text": "x", "url": "javascript:alert(1)"}]
-    reply = call(live_server, "POST", "/api/ingest", json_body={"articles": records},
-                 token=live_server.token)
+    records = [
+        made_up_article("mixed"),
+        {"title": "no text"},
+        "not an object",
+        {"text": "x", "url": "javascript:alert(1)"},
+    ]
+    reply = call(
+        live_server, "POST", "/api/ingest", json_body={"articles": records}, token=live_server.token
+    )
     assert reply.status == 200
     results = reply.data["articles"]
     assert [r["status"] for r in results] == ["new", "failed", "failed", "failed"]
@@ -443,18 +550,25 @@ def test_ingest_reports_bad_records_per_item(live_server: LiveServer) -> None:
 
 
 def html_page(tag: str) -> bytes:
-    return (f"<html><head><title>Desk note {tag}</title></head><body><article>"
-            f"<h1>Desk note {tag}</h1><p>In the session tagged {tag}, Binance recorded roughly "
-            "$21 million in long liquidations while Bybit saw over $9 million in shorts.</p>"
-            "<p>Open interest across venues held near $30 billion as funding stayed flat, "
-            "and desks said the positioning looked cautious into the weekend close.</p>"
-            "</article></body></html>").encode()
+    return (
+        f"<html><head><title>Desk note {tag}</title></head><body><article>"
+        f"<h1>Desk note {tag}</h1><p>In the session tagged {tag}, Binance recorded roughly "
+        "$21 million in long liquidations while Bybit saw over $9 million in shorts.</p>"
+        "<p>Open interest across venues held near $30 billion as funding stayed flat, "
+        "and desks said the positioning looked cautious into the weekend close.</p>"
+        "</article></body></html>"
+    ).encode()
 
 
 def test_ingest_urls_fetches_each_page(live_server: LiveServer) -> None:
     with LocalServer({"/note.html": Route(body=html_page("urls"))}) as pages:
-        reply = call(live_server, "POST", "/api/ingest", token=live_server.token,
-                     json_body={"urls": [pages.url("/note.html"), pages.url("/missing")]})
+        reply = call(
+            live_server,
+            "POST",
+            "/api/ingest",
+            token=live_server.token,
+            json_body={"urls": [pages.url("/note.html"), pages.url("/missing")]},
+        )
     assert reply.status == 200
     first, second = reply.data["articles"]
     assert first["status"] == "new"
@@ -465,15 +579,23 @@ def test_ingest_urls_fetches_each_page(live_server: LiveServer) -> None:
 
 def test_ingest_multipart_reads_each_kind_of_file(live_server: LiveServer) -> None:
     jsonl = "\n".join(json.dumps(made_up_article("jsonl-upload", n)) for n in range(2))
-    body, content_type = multipart([
-        ("file", "note.html.gz", gzip.compress(html_page("gz-upload"))),
-        ("file", "export.jsonl", jsonl.encode()),
-        ("file", "seed.txt", SEED_PAGE.read_bytes()),
-        ("file", "image.bin", bytes(range(256)) * 20),
-        ("file", "empty.html", b""),
-    ])
-    reply = call(live_server, "POST", "/api/ingest", body=body, content_type=content_type,
-                 token=live_server.token)
+    body, content_type = multipart(
+        [
+            ("file", "note.html.gz", gzip.compress(html_page("gz-upload"))),
+            ("file", "export.jsonl", jsonl.encode()),
+            ("file", "seed.txt", SEED_PAGE.read_bytes()),
+            ("file", "image.bin", bytes(range(256)) * 20),
+            ("file", "empty.html", b""),
+        ]
+    )
+    reply = call(
+        live_server,
+        "POST",
+        "/api/ingest",
+        body=body,
+        content_type=content_type,
+        token=live_server.token,
+    )
     assert reply.status == 200
     results = reply.data["articles"]
     assert [r["status"] for r in results[:3]] == ["new", "new", "new"]
@@ -510,8 +632,9 @@ def test_articles_keyword_filter_with_no_match_is_empty(live_server: LiveServer)
 
 
 def test_articles_filtered_by_date_source_and_entity(live_server: LiveServer) -> None:
-    ranged = get(live_server, "/api/articles", since="2025-01-01", until="2025-12-31",
-                 per_page=100).data
+    ranged = get(
+        live_server, "/api/articles", since="2025-01-01", until="2025-12-31", per_page=100
+    ).data
     assert ranged["total"] > 0
     assert all("2025-01-01" <= a["published"][:10] <= "2025-12-31" for a in ranged["articles"])
     by_source = get(live_server, "/api/articles", source="AMBCRYPTO").data
@@ -541,7 +664,7 @@ def test_article_detail_has_body_facts_qa_and_teasers(live_server: LiveServer) -
     values = {f["value"] for f in article["facts"]}
     assert {59e6, 36e6} <= values
     for fact in article["facts"]:
-        assert article["body"][fact["start"]:fact["end"]] == fact["text"]
+        assert article["body"][fact["start"] : fact["end"]] == fact["text"]
 
 
 def test_related_articles_are_similar_and_never_itself(live_server: LiveServer) -> None:
@@ -585,23 +708,29 @@ def test_facts_grouped_by_entity_carry_the_facts_behind_them(live_server: LiveSe
 
 def test_extract_from_text_returns_spans_and_stores_nothing(live_server: LiveServer) -> None:
     before = get(live_server, "/api/health").data
-    text = "Binance recorded approximately $36 million in long liquidations on Monday."
+    text = "Bybit logged approximately $42 million in long liquidations on Tuesday."
     facts = call(live_server, "POST", "/api/extract", json_body={"text": text}).data["facts"]
-    [fact] = [f for f in facts if f["value"] == 36e6]
-    assert (fact["unit"], fact["metric"], fact["entity"], fact["side"], fact["qualifier"]) == \
-        ("USD", "liquidations", "Binance", "long", "approx")
-    assert text[fact["start"]:fact["end"]] == fact["text"]
+    [fact] = [f for f in facts if f["value"] == 42e6]
+    assert (fact["unit"], fact["metric"], fact["entity"], fact["side"], fact["qualifier"]) == (
+        "USD",
+        "liquidations",
+        "Bybit",
+        "long",
+        "approx",
+    )
+    assert text[fact["start"] : fact["end"]] == fact["text"]
     assert fact["sentence"] == text
     assert get(live_server, "/api/health").data["articles"] == before["articles"]
 
 
 def test_extract_from_html(live_server: LiveServer) -> None:
-    data = call(live_server, "POST", "/api/extract",
-                json_body={"html": html_page("extract").decode()}).data
+    data = call(
+        live_server, "POST", "/api/extract", json_body={"html": html_page("extract").decode()}
+    ).data
     assert data["title"] == "Desk note extract"
     assert any(f["value"] == 21e6 and f["entity"] == "Binance" for f in data["facts"])
     for fact in data["facts"]:
-        assert data["text"][fact["start"]:fact["end"]] == fact["text"]
+        assert data["text"][fact["start"] : fact["end"]] == fact["text"]
 
 
 def test_extract_from_url(live_server: LiveServer) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import inspect
 import io
+import json
 import os
 import tempfile
 import threading
@@ -20,21 +21,31 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import ROOT, SEED_PAGE, copy_data_dir
+from conftest import ROOT, SEED_PAGE, SHARED, copy_data_dir
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
-SEED_QUESTION = ("Which exchanges accounted for the largest share of forced liquidations during "
-                 "recent spikes?")
+# The seed question whose answer names the two exchanges with the largest long liquidations,
+# read from the shared evaluation file at run time.
+SEED_QUESTION = next(
+    item["question"]
+    for item in map(
+        json.loads,
+        (SHARED / "eval" / "seed-questions.jsonl").read_text(encoding="utf-8").splitlines(),
+    )
+    if item["id"] == "seed-q02"
+)
 DESKTOP, PHONE = 1280, 375
 WAIT = 60.0
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
-                       reason="needs Debian's chromium and chromium-driver in /usr/bin "
-                              "(apt-get install chromium chromium-driver)"),
+    pytest.mark.skipif(
+        not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+        reason="needs Debian's chromium and chromium-driver in /usr/bin "
+        "(apt-get install chromium chromium-driver)",
+    ),
 ]
 
 webdriver = pytest.importorskip("selenium.webdriver")
@@ -52,8 +63,9 @@ def pages_registered() -> bool:
 
 
 @pytest.fixture(scope="module")
-def base_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-             ) -> Iterator[str]:
+def base_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """The root URL of a real HTTP server serving the pages and the API."""
     if pages_registered():
         yield request.getfixturevalue("live_server").base_url
@@ -90,16 +102,24 @@ def browser(downloads: Path) -> Iterator[webdriver.Chrome]:
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
     profile = tempfile.mkdtemp(prefix="kb-chromium-")
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+    ):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     # The service path keeps Selenium Manager from looking for (or downloading) a driver.
-    driver = webdriver.Chrome(options=options,
-                              service=Service(executable_path=str(CHROMEDRIVER)))
-    driver.execute_cdp_cmd("Browser.setDownloadBehavior",
-                           {"behavior": "allow", "downloadPath": str(downloads)})
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER)))
+    driver.execute_cdp_cmd(
+        "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
+    )
     driver.set_window_size(DESKTOP, 900)
     try:
         yield driver
@@ -113,8 +133,11 @@ def console_errors(driver: webdriver.Chrome, expected_status_url: str | None = N
     for entry in driver.get_log("browser"):
         if entry["level"] != "SEVERE":
             continue
-        if (expected_status_url and entry.get("source") == "network"
-                and entry["message"].startswith(expected_status_url + " ")):
+        if (
+            expected_status_url
+            and entry.get("source") == "network"
+            and entry["message"].startswith(expected_status_url + " ")
+        ):
             continue
         found.append(entry["message"])
     return found
@@ -144,7 +167,8 @@ def seed_article_id(base_url: str) -> str:
 
 
 def test_ask_seed_question_shows_answer_figures_chart_and_citations(
-        browser: webdriver.Chrome, base_url: str) -> None:
+    browser: webdriver.Chrome, base_url: str
+) -> None:
     visit(browser, base_url + "/")
     box = browser.find_element(By.CSS_SELECTOR, "input#q")
     box.send_keys(SEED_QUESTION, Keys.ENTER)
@@ -173,8 +197,7 @@ def test_ask_seed_question_shows_answer_figures_chart_and_citations(
     assert console_errors(browser) == []
 
 
-def test_related_article_link_opens_that_article(browser: webdriver.Chrome,
-                                                 base_url: str) -> None:
+def test_related_article_link_opens_that_article(browser: webdriver.Chrome, base_url: str) -> None:
     seed_id = seed_article_id(base_url)
     visit(browser, f"{base_url}/articles/{seed_id}")
     link = browser.find_element(By.CSS_SELECTOR, "a.related-link")
@@ -186,25 +209,29 @@ def test_related_article_link_opens_that_article(browser: webdriver.Chrome,
     assert console_errors(browser) == []
 
 
-def test_extract_pasted_seed_text_and_download_csv(browser: webdriver.Chrome, base_url: str,
-                                                   downloads: Path) -> None:
+def test_extract_pasted_seed_text_and_download_csv(
+    browser: webdriver.Chrome, base_url: str, downloads: Path
+) -> None:
     visit(browser, base_url + "/extract")
     area = browser.find_element(By.ID, "text")
     # Setting the value is what a paste does; typing 10,000 characters would only be slower.
-    browser.execute_script("arguments[0].value = arguments[1];", area,
-                           SEED_PAGE.read_text(encoding="utf-8"))
+    browser.execute_script(
+        "arguments[0].value = arguments[1];", area, SEED_PAGE.read_text(encoding="utf-8")
+    )
     browser.find_element(By.CSS_SELECTOR, ".extract-form button[type=submit]").click()
     wait_for(browser, "table.figures")
     rows = [row.text for row in browser.find_elements(By.CSS_SELECTOR, "table.figures tbody tr")]
-    assert any("Hyperliquid" in r and "$59 million" in r and "long liquidations" in r
-               for r in rows), rows
+    assert any(
+        "Hyperliquid" in r and "$59 million" in r and "long liquidations" in r for r in rows
+    ), rows
     assert console_errors(browser) == []
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for width in (DESKTOP, PHONE):
         browser.set_window_size(width, 2400)
         browser.save_screenshot(str(SCREENSHOTS / f"extract-result-{width}.png"))
         assert browser.execute_script(
-            "const e = document.documentElement; return e.scrollWidth <= e.clientWidth;")
+            "const e = document.documentElement; return e.scrollWidth <= e.clientWidth;"
+        )
     browser.set_window_size(DESKTOP, 900)
 
     for old in downloads.glob("*"):
@@ -217,8 +244,13 @@ def test_extract_pasted_seed_text_and_download_csv(browser: webdriver.Chrome, ba
     assert saved.exists(), f"no CSV downloaded; found {os.listdir(downloads)}"
     table = list(csv.DictReader(io.StringIO(saved.read_text(encoding="utf-8"))))
     assert len(table) == len(rows)
-    assert any(r["entity"] == "Hyperliquid" and r["side"] == "long"
-               and r["metric"] == "liquidations" and float(r["value"]) == 59e6 for r in table)
+    assert any(
+        r["entity"] == "Hyperliquid"
+        and r["side"] == "long"
+        and r["metric"] == "liquidations"
+        and float(r["value"]) == 59e6
+        for r in table
+    )
 
 
 PAGES = {
@@ -236,21 +268,24 @@ EXPECTED_ERRORS = {"not-found", "empty-question"}
 
 @pytest.mark.parametrize("width", [DESKTOP, PHONE], ids=["desktop", "phone"])
 @pytest.mark.parametrize("name", list(PAGES))
-def test_page_layout_and_screenshot(browser: webdriver.Chrome, base_url: str, name: str,
-                                    width: int) -> None:
+def test_page_layout_and_screenshot(
+    browser: webdriver.Chrome, base_url: str, name: str, width: int
+) -> None:
     url = base_url + PAGES[name].format(seed=seed_article_id(base_url))
     browser.set_window_size(width, 900)
     try:
         visit(browser, url)
         wait_for(browser, "main h1")
         scroll_width, client_width = browser.execute_script(
-            "const e = document.documentElement; return [e.scrollWidth, e.clientWidth];")
+            "const e = document.documentElement; return [e.scrollWidth, e.clientWidth];"
+        )
         height = browser.execute_script("return document.documentElement.scrollHeight;")
         browser.set_window_size(width, min(max(height, 600) + 140, 6000))
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         browser.save_screenshot(str(SCREENSHOTS / f"{name}-{width}.png"))
         assert scroll_width <= client_width, (
-            f"{name} scrolls sideways at {width} px: content is {scroll_width} px wide")
+            f"{name} scrolls sideways at {width} px: content is {scroll_width} px wide"
+        )
         assert console_errors(browser, url if name in EXPECTED_ERRORS else None) == []
         assert browser.find_element(By.CSS_SELECTOR, "link[rel=stylesheet]")
         assert "Traceback" not in browser.page_source

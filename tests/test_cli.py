@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import SEED_PAGE, SHARED, copy_model_into
+from conftest import SEED_PAGE, SHARED, copy_data_dir, copy_model_into
 
 from cli.main import main
 
@@ -147,3 +147,185 @@ def test_bad_option_values_are_usage_errors(runner, data_dir):
     result = runner.invoke(main, ["--data-dir", str(data_dir), "facts", "--metric", "weather"])
     assert result.exit_code != 0
     assert "metric must be one of" in result.output
+
+
+# -- kb ask ------------------------------------------------------------------------------------
+
+
+def _made_up_answer(kind: str = "figure"):
+    from kb.answer import Answer, Citation
+
+    citation = Citation(
+        n=1,
+        passage_id=7,
+        article_id="a1",
+        url="https://example.com/desk-notes",
+        title="Desk notes: funding resets",
+        source="Example Wire",
+        published="2031-04-02T09:00:00",
+        text="Perpetual funding on Examplecoin reset to 0.01% overnight.",
+        start=0,
+        end=58,
+        highlight=[0, 58],
+        score=0.9,
+    )
+    untitled = Citation(2, 8, "a2", None, "", None, None, "Some text.", 0, 10, [0, 10], 0.5)
+    if kind == "none":
+        return Answer("q", "I found nothing that answers this.", "none")
+    return Answer(
+        "q", "Funding reset to 0.01% [1].", kind, citations=[citation, untitled], as_of="2031-04-02"
+    )
+
+
+@pytest.fixture
+def stub_answers(monkeypatch):
+    """``kb ask`` over a made-up answer, recording what it was asked; no data or model needed."""
+    import kb.answer
+
+    calls: list[dict] = []
+    answer = {"value": _made_up_answer()}
+
+    def fake_answer(kb, question, k=5, filters=None, **_):
+        calls.append({"question": question, "k": k, "filters": filters})
+        return answer["value"]
+
+    monkeypatch.setattr("cli.main.open_kb", lambda settings, must_exist=False: object())
+    monkeypatch.setattr(kb.answer, "answer_question", fake_answer)
+    return calls, answer
+
+
+def test_help_lists_ask(runner):
+    assert "ask" in runner.invoke(main, ["--help"]).output
+    assert "--json" in runner.invoke(main, ["ask", "--help"]).output
+
+
+def test_ask_prints_the_answer_its_date_and_numbered_citations(runner, stub_answers):
+    result = runner.invoke(main, ["ask", "What did funding do?"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "Funding reset to 0.01% [1]."
+    assert lines[1] == "as of 2031-04-02"
+    assert lines[3] == (
+        "[1] Desk notes: funding resets — Example Wire, 2031-04-02 — https://example.com/desk-notes"
+    )
+    assert lines[4] == "[2] (untitled) — undated"
+
+
+def test_ask_json_prints_the_answer_as_the_api_shapes_it(runner, stub_answers):
+    result = runner.invoke(main, ["ask", "What did funding do?", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == json.loads(
+        json.dumps(_made_up_answer().to_dict(), default=str)
+    )
+
+
+def test_ask_passes_k_and_the_filters_on(runner, stub_answers):
+    calls, _ = stub_answers
+    args = [
+        "ask",
+        "  What   did funding do? ",
+        "-k",
+        "3",
+        "--since",
+        "2031-01-01",
+        "--until",
+        "2031-12-31T12:00:00Z",
+        "--source",
+        " Example Wire ",
+    ]
+    assert runner.invoke(main, args).exit_code == 0
+    [call] = calls
+    assert call["question"] == "What did funding do?"
+    assert call["k"] == 3
+    filters = call["filters"]
+    assert (filters.since, filters.until, filters.source) == (
+        "2031-01-01",
+        "2031-12-31T12:00:00+00:00",
+        "Example Wire",
+    )
+
+
+def test_ask_names_the_command_listing_the_other_dated_figures(runner, stub_answers):
+    _, answer = stub_answers
+    answer["value"].earlier = {
+        "count": 3,
+        "earlier": 2,
+        "later": 1,
+        "url": "/api/facts?entity=Examplecoin&metric=funding_rate",
+    }
+    result = runner.invoke(main, ["ask", "What did funding do?"])
+    assert result.output.splitlines()[2] == (
+        "3 other dated figures (2 earlier): kb facts --entity Examplecoin --metric funding_rate"
+    )
+
+
+def test_ask_with_no_answer_prints_it_and_exits_zero(runner, stub_answers):
+    _, answer = stub_answers
+    answer["value"] = _made_up_answer("none")
+    result = runner.invoke(main, ["ask", "Who won the cooking contest?"])
+    assert result.exit_code == 0
+    assert result.output.splitlines() == ["I found nothing that answers this.", "undated"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ask", ""], "must not be empty"),
+        (["ask", "   "], "must not be empty"),
+        (["ask", "x" * 1001], "at most 1000 characters"),
+        (["ask", "funding?", "-k", "0"], "from 1 to 50"),
+        (["ask", "funding?", "-k", "51"], "from 1 to 50"),
+        (["ask", "funding?", "-k", "many"], "many"),
+        (["ask", "funding?", "--since", "2031-13-01"], "YYYY-MM-DD"),
+        (["ask", "funding?", "--until", "last tuesday"], "YYYY-MM-DD"),
+        (["ask", "funding?", "--since", "2031-05-01", "--until", "2031-04-01"], "is after"),
+        (["ask", "funding?", "--source", "s" * 201], "at most 200 characters"),
+    ],
+)
+def test_bad_ask_arguments_are_usage_errors(runner, stub_answers, args, message):
+    calls, _ = stub_answers
+    result = runner.invoke(main, args)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert calls == []
+
+
+def test_ask_without_stored_data_is_a_clean_error(runner, tmp_path):
+    result = runner.invoke(main, ["--data-dir", str(tmp_path / "empty"), "ask", "funding?"])
+    assert result.exit_code == 1
+    assert "no marketkb data" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.fixture(scope="module")
+def asked_kb_dir(built_kb_dir, tmp_path_factory) -> Path:
+    return copy_data_dir(built_kb_dir, tmp_path_factory.mktemp("ask") / "data")
+
+
+@pytest.mark.slow
+def test_ask_json_is_exactly_what_api_ask_returns(runner, asked_kb_dir, embedder):
+    from api import create_app
+    from kb.knowledge import KnowledgeBase
+
+    seed = [json.loads(line) for line in (SHARED / "eval" / "seed-questions.jsonl").open()]
+    question = seed[0]["question"]
+    kb = KnowledgeBase(asked_kb_dir, embedder=embedder)
+    client = create_app({"data_dir": str(asked_kb_dir), "kb": kb}).test_client()
+    api = client.get("/api/ask", query_string={"q": question, "k": 3})
+    assert api.status_code == 200
+    result = runner.invoke(
+        main, ["--data-dir", str(asked_kb_dir), "ask", question, "-k", "3", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == api.get_json()
+
+
+@pytest.mark.slow
+def test_ask_over_real_data_cites_what_it_answers_from(runner, asked_kb_dir):
+    seed = [json.loads(line) for line in (SHARED / "eval" / "seed-questions.jsonl").open()]
+    result = runner.invoke(main, ["--data-dir", str(asked_kb_dir), "ask", seed[0]["question"]])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[1].startswith("as of ") or lines[1] == "undated"
+    assert lines[3].startswith("[1] ")

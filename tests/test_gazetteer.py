@@ -104,7 +104,6 @@ def test_unknown_type_is_refused():
         gazetteer_from_json({"entities": [{"name": "X", "type": "planet"}]})
 
 
-
 @pytest.mark.parametrize(
     ("text", "found"),
     [
@@ -130,3 +129,8 @@ def test_trie_pattern_finds_the_longest_word_at_each_place(text, found):
 )
 def test_find_mentions_reads_multiword_ticker_and_dotted_aliases(text, names):
     assert [m.name for m in find_mentions(text)] == names
+
+
+def test_a_gazetteer_without_exact_aliases_finds_its_names():
+    gazetteer = gazetteer_from_json({"entities": [{"name": "Qorvex", "type": "exchange"}]})
+    assert [m.name for m in gazetteer.find_mentions("Volume on Qorvex rose.")] == ["Qorvex"]

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import SEED_PAGE, copy_data_dir
+from conftest import SEED_PAGE, SHARED, copy_data_dir
 from flask import Flask
 from flask.testing import FlaskClient
 from support.http_server import LocalServer, Route
@@ -25,9 +25,17 @@ from api.pages import pages
 from kb.embedding import Embedder
 from kb.knowledge import KnowledgeBase
 
-SEED_QUESTION = (
-    "Which exchanges accounted for the largest share of forced liquidations during recent spikes?"
-)
+
+def _seed_question(item_id: str) -> str:
+    """A seed evaluation question, read from the shared file at run time."""
+    for line in (SHARED / "eval" / "seed-questions.jsonl").read_text(encoding="utf-8").splitlines():
+        if line.strip() and json.loads(line)["id"] == item_id:
+            return json.loads(line)["question"]
+    raise LookupError(item_id)
+
+
+# The seed question whose answer names the two exchanges with the largest long liquidations.
+SEED_QUESTION = _seed_question("seed-q02")
 slow = pytest.mark.slow
 
 

@@ -17,8 +17,21 @@ def seed():
     return parse_page_text(SEED.read_text(encoding="utf-8"), origin=str(SEED))
 
 
-def test_seed_title(seed):
-    assert seed.title == "Crypto traders brace for liquidation wave as leverage stress builds"
+@pytest.fixture(scope="module")
+def paragraphs() -> list[str]:
+    """The seed file's blank-line separated paragraphs, read here without the parser."""
+    text = SEED.read_text(encoding="utf-8")
+    return [block.strip() for block in text.split("\n\n") if block.strip()]
+
+
+def _after(paragraphs: list[str], marker: str) -> list[str]:
+    return paragraphs[paragraphs.index(marker) + 1 :]
+
+
+def test_seed_title(seed, paragraphs):
+    assert seed.title == paragraphs[0]
+    assert seed.title and "\n" not in seed.title
+    assert "ambcrypto" not in seed.title
 
 
 def test_seed_source_and_dates(seed):
@@ -27,16 +40,21 @@ def test_seed_source_and_dates(seed):
     assert seed.updated == "2026-01-29"
 
 
-def test_seed_body_starts_at_intro(seed):
-    assert seed.body.startswith(
-        "Cryptocurrency derivatives markets are exhibiting significant leverage stress"
-    )
+def test_seed_body_starts_at_intro(seed, paragraphs):
+    intro = _after(paragraphs, "Введение")[0]
+    assert len(intro.split()) > 20
+    assert seed.body.startswith(intro)
 
 
-def test_seed_body_ends_with_final_thoughts_bullets(seed):
+def test_seed_body_ends_with_final_thoughts_bullets(seed, paragraphs):
     tail = seed.body[seed.body.index("Final Thoughts") :]
     assert tail.count("• ") == 2
-    assert seed.body.endswith("the market may continue to absorb stress in phases.")
+    bullets = [
+        line.strip().removeprefix("•").strip()
+        for line in _after(paragraphs, "Final Thoughts")[0].splitlines()
+    ]
+    assert len(bullets) == 2 and all(bullets)
+    assert seed.body.endswith(bullets[-1])
 
 
 @pytest.mark.parametrize(
@@ -65,21 +83,47 @@ def test_seed_headings_are_in_the_body(seed):
     assert all(heading in seed.body for heading in seed.headings)
 
 
-def test_seed_has_five_question_answer_pairs(seed):
-    assert len(seed.qa) == 5
-    assert seed.qa[1].question == (
-        "Which exchanges accounted for the largest share of forced liquidations "
-        "during recent spikes?"
-    )
-    assert seed.qa[1].answer.startswith("Binance and Hyperliquid accounted for the largest share")
+def _seed_pairs(paragraphs: list[str]) -> list[tuple[str, str]]:
+    """Question/answer pairs read straight from the file: a "Q" paragraph, then its "A" one."""
+    block = _after(paragraphs, "Связанные с этим вопросы")
+    block = block[: block.index("Похожее")]
+    questions = [p[1:].strip() for p in block if p.startswith("Q")]
+    answers = [p[1:].strip() for p in block if p.startswith("A")]
+    assert len(questions) == len(answers)
+    return list(zip(questions, answers, strict=True))
 
 
-def test_seed_has_two_related_teasers(seed):
-    assert [teaser.title for teaser in seed.related] == [
-        "a16z: AI's 'Amnesia', Can Continuous Learning Cure It?",
-        "Can a Hair Dryer Earn $34,000? Deciphering the Reflexivity Paradox in Prediction Markets",
-    ]
+def test_seed_has_five_question_answer_pairs(seed, paragraphs):
+    expected = _seed_pairs(paragraphs)
+    assert len(seed.qa) == len(expected) == 5
+    assert [(pair.question, pair.answer) for pair in seed.qa] == expected
+    assert seed.qa[1].question.startswith("Which exchanges")
+    assert seed.qa[1].question.endswith("?")
+    assert seed.qa[1].answer.startswith("Binance and Hyperliquid")
+    assert all(not pair.question.startswith("Q") for pair in seed.qa)
+
+
+def _seed_teaser_titles(paragraphs: list[str]) -> list[str]:
+    """Each related teaser's title is printed twice in the file (above its summary and again)."""
+    block = _after(paragraphs, "Похожее")
+    block = block[: block.index("Торговля")]
+    titles = []
+    for paragraph in block:
+        if paragraph.startswith("marsbit") or paragraph in titles:
+            continue
+        if block.count(paragraph) == 2:
+            titles.append(paragraph)
+    return titles
+
+
+def test_seed_has_two_related_teasers(seed, paragraphs):
+    expected = _seed_teaser_titles(paragraphs)
+    assert len(expected) == 2
+    assert [teaser.title for teaser in seed.related] == expected
+    assert seed.related[0].title.startswith("a16z:")
+    assert "Hair Dryer" in seed.related[1].title
     assert all(teaser.source == "marsbit" and teaser.summary for teaser in seed.related)
+    assert all(teaser.summary not in expected for teaser in seed.related)
     assert seed.related[0].time == "47 мин. назад"
 
 

@@ -1,11 +1,15 @@
-"""Tests for kb.search: hybrid, dense and keyword retrieval, filters, and related articles.
+"""Tests for kb.search: hybrid, dense and keyword retrieval, the learned fusion and its features,
+filters, and related articles.
 
 Uses the session fixtures of conftest.py (one loaded model); the searched data directory is built
 once per module from a few articles of ../shared/corpus/articles.jsonl, with sources and dates set.
+The feature and model-file tests use invented examples.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,7 +21,11 @@ from support.corpus import articles_of, build_data_dir, corpus_records
 from kb.embedding import Embedder
 from kb.errors import KbError, NotFound
 from kb.knowledge import KnowledgeBase, article_vector_id
-from kb.search import MODES, Hit, _fuse, related, search
+from kb.search import MODES, Hit, related, search
+from kb.search_features import FEATURES, ArticleView, candidate_features, coverage, normalised
+from kb.search_model import MODEL_PATH, REBUILD, FusionModel, load_fusion, model_from_dict
+from kb.search_query import read_figures, read_query
+from kb.search_training import QUESTION_FILES
 from kb.store import Filters, StoredArticle
 
 pytestmark = pytest.mark.slow
@@ -31,8 +39,9 @@ def own_words(body: str, skip: int = 0, words: int = 14) -> str:
 
 
 @pytest.fixture(scope="module")
-def search_dir(tmp_path_factory: pytest.TempPathFactory, model_data_dir: Path,
-               embedder: Embedder) -> Path:
+def search_dir(
+    tmp_path_factory: pytest.TempPathFactory, model_data_dir: Path, embedder: Embedder
+) -> Path:
     """A data directory with ARTICLES corpus articles; copy it before writing."""
     data_dir = tmp_path_factory.mktemp("kb-search")
     copy_model_into(model_data_dir, data_dir)
@@ -62,7 +71,11 @@ def test_hybrid_hit_carries_every_field(kb: KnowledgeBase) -> None:
     assert hits and hits[0].article_id == target.id
     top = hits[0]
     assert (top.url, top.title, top.source, top.published) == (
-        target.article.url, target.article.title, target.article.source, target.article.published)
+        target.article.url,
+        target.article.title,
+        target.article.source,
+        target.article.published,
+    )
     assert top.dense_score is not None and top.keyword_score is not None
     assert top.dense_rank is not None and top.keyword_rank is not None
     for hit in hits:
@@ -96,25 +109,32 @@ def test_dense_and_keyword_scores_are_those_of_their_own_modes(kb: KnowledgeBase
         for hit in search(kb, query, k=5, mode=mode):
             if hit.passage_id in hybrid:
                 assert getattr(hybrid[hit.passage_id], field) == pytest.approx(
-                    getattr(hit, field), abs=1e-5)
+                    getattr(hit, field), abs=1e-5
+                )
 
 
 FILTERS: list[tuple[str, Filters, Callable[[Hit], bool]]] = [
     ("since", Filters(since="2024-03-06"), lambda h: h.published >= "2024-03-06"),
     ("until", Filters(until="2024-03-04"), lambda h: h.published[:10] <= "2024-03-04"),
-    ("range", Filters(since="2024-03-03", until="2024-03-05"),
-     lambda h: "2024-03-03" <= h.published[:10] <= "2024-03-05"),
+    (
+        "range",
+        Filters(since="2024-03-03", until="2024-03-05"),
+        lambda h: "2024-03-03" <= h.published[:10] <= "2024-03-05",
+    ),
     ("source", Filters(source="beta daily"), lambda h: h.source == "Beta Daily"),
-    ("source and since", Filters(source="Alpha Wire", since="2024-03-05"),
-     lambda h: h.source == "Alpha Wire" and h.published >= "2024-03-05"),
+    (
+        "source and since",
+        Filters(source="Alpha Wire", since="2024-03-05"),
+        lambda h: h.source == "Alpha Wire" and h.published >= "2024-03-05",
+    ),
 ]
 
 
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("name, filters, keeps", FILTERS, ids=[f[0] for f in FILTERS])
-def test_filters_keep_only_matching_articles(kb: KnowledgeBase, mode: str, name: str,
-                                             filters: Filters, keeps: Callable[[Hit], bool]
-                                             ) -> None:
+def test_filters_keep_only_matching_articles(
+    kb: KnowledgeBase, mode: str, name: str, filters: Filters, keeps: Callable[[Hit], bool]
+) -> None:
     unfiltered = search(kb, "bitcoin market", k=50, mode=mode)
     assert not all(keeps(h) for h in unfiltered)  # the filter has something to remove
     hits = search(kb, "bitcoin market", k=10, filters=filters, mode=mode)
@@ -130,8 +150,9 @@ def test_article_id_filter_searches_one_article(kb: KnowledgeBase, mode: str) ->
 
 @pytest.mark.parametrize("field", ["entity", "metric"])
 @pytest.mark.parametrize("mode", ["hybrid", "dense"])
-def test_fact_filters_keep_articles_stating_such_a_fact(kb: KnowledgeBase, field: str,
-                                                        mode: str) -> None:
+def test_fact_filters_keep_articles_stating_such_a_fact(
+    kb: KnowledgeBase, field: str, mode: str
+) -> None:
     facts = kb.store.query_facts(Filters())
     values = [getattr(f, field) for f in facts if getattr(f, field)]
     value = max(set(values), key=values.count)
@@ -152,10 +173,126 @@ def test_bad_query_or_mode_is_refused(kb: KnowledgeBase, query: str, mode: str) 
         search(kb, query, mode=mode)
 
 
-def test_a_lone_keyword_match_counts_fully_in_the_fusion() -> None:
-    assert _fuse([], [(7, 3.25)], 0.7) == [(7, pytest.approx(0.7))]
-    fused = dict(_fuse([(1, 0.9), (2, 0.5)], [(2, 4.0)], 0.7))
-    assert fused[2] == pytest.approx(0.7) and fused[1] == pytest.approx(0.3)
+def test_a_ranking_whose_scores_are_all_equal_normalises_to_one() -> None:
+    assert normalised([(7, 3.25)]) == {7: 1.0}
+    assert normalised([(1, 4.0), (2, 3.0), (3, 2.0)]) == {1: 1.0, 2: 0.5, 3: 0.0}
+
+
+@pytest.mark.parametrize(
+    "text, figures",
+    [
+        ("a $125M fine", (125e6,)),
+        ("a $1.5 billion raise", (1.5e9,)),
+        ("moved 1,000 BTC", (1000.0,)),
+        ("funding at 0.01% and open interest 4.61bn", (0.01, 4.61e9)),
+        ("what happened in 2021", ()),
+        ("no figures at all", ()),
+    ],
+)
+def test_figures_are_read_as_plain_numbers_and_years_are_not_figures(
+    text: str, figures: tuple[float, ...]
+) -> None:
+    assert read_figures(text) == pytest.approx(figures)
+
+
+def test_query_words_are_distinct_and_lower_cased() -> None:
+    assert read_query("Who sold SOL? Who bought SOL?").words == ("who", "sold", "sol", "bought")
+
+
+def test_coverage_weighs_a_word_few_candidates_use_above_one_all_use() -> None:
+    used = {"whale": {"a"}, "bitcoin": {"a", "b", "c"}, "kraken": {"b"}}
+    covered = coverage(("whale", "bitcoin", "kraken"), used, ["a", "b", "c"])
+    assert covered["a"] == pytest.approx(covered["b"])
+    assert covered["a"] > 2 * covered["c"] > 0.0
+    assert coverage(("unused",), {}, ["a", "b"]) == {"a": 0.0, "b": 0.0}
+
+
+def two_article_pool(
+    query: str, facts_a: tuple[float, ...], facts_b: tuple[float, ...]
+) -> np.ndarray:
+    """Features of two passages that tie in both rankings, articles "a" and "b"."""
+    return candidate_features(
+        read_query(query),
+        dense=[(1, 0.5), (2, 0.5)],
+        keyword=[(1, 2.0), (2, 2.0)],
+        article_of={1: "a", 2: "b"},
+        articles={"a": ArticleView(0.3, facts_a), "b": ArticleView(0.3, facts_b)},
+        used={},
+    ).matrix
+
+
+def test_an_article_stating_the_asked_figure_as_a_fact_is_lifted() -> None:
+    matrix = two_article_pool("who paid the $42M fine?", (42_000_000.0, 7.0), (41.0,))
+    column = FEATURES.index("figure_match")
+    assert matrix[:, column].tolist() == [1.0, 0.0]
+    scores = load_fusion().scores(matrix)
+    assert scores[0] > scores[1]
+
+
+def test_without_figures_in_the_query_facts_change_nothing() -> None:
+    matrix = two_article_pool("who paid the fine?", (42_000_000.0,), ())
+    assert (matrix[0] == matrix[1]).all()
+
+
+def test_shipped_fusion_loads_with_a_manifest_of_what_it_was_fit_on() -> None:
+    model = load_fusion()
+    assert model.features == FEATURES and len(model.weights) == len(FEATURES)
+    manifest = json.loads(MODEL_PATH.read_text(encoding="utf-8"))["manifest"]
+    assert [f["file"] for f in manifest["fit_on"]] == [f"eval/{n}" for n in QUESTION_FILES]
+    assert all(re.fullmatch(r"[0-9a-f]{64}", f["sha256"]) for f in manifest["fit_on"])
+    assert manifest["cross_validated"]["all"]["n"] > 0
+
+
+def test_a_missing_fusion_file_is_an_error_naming_the_script_that_builds_it(tmp_path: Path) -> None:
+    with pytest.raises(KbError, match=re.escape(REBUILD)):
+        load_fusion(tmp_path / "search.json")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"features": ["keyword", "dense"]},
+        {"format": 0},
+        {"weights": [1.0]},
+    ],
+)
+def test_a_fusion_file_fit_for_other_features_is_refused(change: dict) -> None:
+    stored = {**load_fusion().to_dict(), **change}
+    with pytest.raises(KbError, match=re.escape(REBUILD)):
+        model_from_dict(stored)
+
+
+def test_hybrid_ranks_as_the_fusion_model_says(kb: KnowledgeBase) -> None:
+    keyword_only = FusionModel(FEATURES, tuple(float(f == "keyword") for f in FEATURES), 0.0, 50)
+    query = "bitcoin liquidations and exchange outflows"
+    hybrid = search(kb, query, k=5, fusion=keyword_only)
+    assert [h.passage_id for h in hybrid] == [
+        h.passage_id for h in search(kb, query, k=5, mode="keyword")
+    ]
+
+
+def test_a_few_rare_words_of_an_article_find_it(kb: KnowledgeBase) -> None:
+    target = stored(kb, 6)
+    words = sorted(set(re.findall(r"[A-Za-z]{9,}", target.article.body)), key=len)[-4:]
+    hits = search(kb, " ".join(words), k=3)
+    assert target.id in {h.article_id for h in hits}
+
+
+def test_articles_using_a_word_are_found_by_its_stem(kb: KnowledgeBase) -> None:
+    target = stored(kb, 1)
+    word = max(re.findall(r"[a-z]{6,}", target.article.body.lower()), key=len)
+    ids = kb.store.article_ids()
+    found = kb.store.articles_using([word, "the", "zzzyqx"], ids)
+    assert target.id in found[word]
+    assert "the" not in found and "zzzyqx" not in found  # ignored, and used by none
+
+
+def test_fact_values_are_those_stored_for_each_article(kb: KnowledgeBase) -> None:
+    ids = kb.store.article_ids()
+    values = kb.store.fact_values(ids)
+    for article_id in ids:
+        expected = sorted(f.value for f in kb.store.article_facts(article_id))
+        assert sorted(values.get(article_id, [])) == expected
 
 
 def test_deleted_article_is_never_found(writable_kb: KnowledgeBase) -> None:
@@ -165,8 +302,11 @@ def test_deleted_article_is_never_found(writable_kb: KnowledgeBase) -> None:
     writable_kb.delete_article(target.id)
     for mode in MODES:
         assert target.id not in {h.article_id for h in search(writable_kb, query, k=50, mode=mode)}
-    assert target.id not in {r.article_id for a in writable_kb.store.article_ids()
-                             for r in related(writable_kb, a, k=ARTICLES)}
+    assert target.id not in {
+        r.article_id
+        for a in writable_kb.store.article_ids()
+        for r in related(writable_kb, a, k=ARTICLES)
+    }
 
 
 def test_related_articles_exclude_the_article_and_rank_by_similarity(kb: KnowledgeBase) -> None:

@@ -227,7 +227,7 @@ def test_figures_are_read_from_a_pasted_page_body_not_its_teasers():
 
 
 def test_plain_pasted_text_is_kept_whole():
-    text = "Binance recorded approximately $36 million in long liquidations."
+    text = "OKX logged roughly $18 million in short liquidations over the weekend."
     assert commentary_text(text.encode(), "pasted") == text
 
 

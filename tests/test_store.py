@@ -151,7 +151,7 @@ def test_a_failed_write_leaves_the_old_version_intact(store, monkeypatch):
     before = store.counts()
     changed = Article(title="Changed", body=first.body + "\n\nMore text here.", url=first.url)
 
-    def broken_facts(text):
+    def broken_facts(*_args, **_kwargs):
         raise sqlite3.OperationalError("database or disk is full")
 
     monkeypatch.setattr("kb.ingesting.extract_facts", broken_facts)

@@ -527,16 +527,8 @@ _MARKET_WIDE = re.compile(
 )
 
 
-# Bitcoin leads every market report: its name throughout a liquidation or volume report does
-# not make the report's totals Bitcoin's, as another coin's name throughout does.
-_BELLWETHER = "Bitcoin"
-_MARKET_TOTALS = frozenset({"liquidations", "liquidated_traders", "volume"})
-
-
 def subject_fits(sentence: str, subject: Mention | None, metric: str) -> bool:
     """Whether a figure with no named owner in its sentence is about the article's subject."""
     if subject is None or _MARKET_WIDE.search(sentence):
-        return False
-    if subject.name == _BELLWETHER and metric in _MARKET_TOTALS:
         return False
     return metric in _SUBJECT_METRICS.get(subject.type, frozenset())

@@ -1,13 +1,21 @@
-"""Reading a question for what it asks: the kind of answer, metric, entity type, side and unit."""
+"""Reading a question for what it asks: the kind of answer, metric, entity type, side, unit,
+the names and figures it already states (context, never the answer) and the time it names.
+
+These are readings of the question's grammar (wh-words, the noun that names the asked type), not
+scores: how much each reading counts is learned by the ranker (kb/answer/training.py).
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date
 
-from ingest.facts import extract_facts
-from ingest.facts_metrics import find_cues
-from ingest.gazetteer import find_mentions
+from ingest.facts.metrics import find_cues
+from ingest.facts.numbers import find_quantities
+from ingest.gazetteer import Gazetteer
+from kb.answer.when import TimeSpan, read_time
+from kb.answer.words import terms_of
 
 _WH = re.compile(
     r"\b(?:which|who|whom|whose|why|what|how (?:much|many|large|big|high|low|deep)|at what|"
@@ -93,9 +101,25 @@ _FOCUS_END = re.compile(
 _SIDE = re.compile(r"\b(longs?|shorts?)\b", re.IGNORECASE)
 
 
+_SUPERLATIVE_HEAD = re.compile(
+    r"\b(?:most|largest|highest|biggest|steepest|strongest|sharpest|hardest|heaviest|greatest|"
+    r"lowest|least|smallest|weakest|fewest|top)\s+([\w-]+)(?:\s+([\w-]+))?",
+    re.IGNORECASE,
+)
+# Where the core of a wh-clause (its subject and verb) ends: "what are traders watching | for …".
+_CORE_END = re.compile(
+    r"\s(?:to|for|of|in|on|at|about|with|by|into|from|over|across|among|amid)\s", re.IGNORECASE
+)
+_CAUSE_ASK = re.compile(
+    r"^(?:why|what (?:\w+ )?(?:caused|triggered|sparked|drove|prompted|fuell?ed|led to|"
+    r"deepened|pushed|made|explains?|behind))\b",
+    re.IGNORECASE,
+)
+
+
 @dataclass
 class Intent:
-    """What a question asks for."""
+    """What a question asks for, and the words it asks with."""
 
     kind: str  # "ranking", "figure" or "explain"
     metric: str | None = None
@@ -110,13 +134,21 @@ class Intent:
     clause: str = ""
     # Entities the asking clause itself names ("max pain for Bitcoin options"), not its context.
     clause_entities: list[str] = field(default_factory=list)
+    text: str = ""
+    terms: set[str] = field(default_factory=set)  # content words of the whole question
+    focus: set[str] = field(default_factory=set)  # content words of the asking clause
+    core: set[str] = field(default_factory=set)  # its subject and verb
+    head: set[str] = field(default_factory=set)  # words a superlative of the question governs
+    named: set[str] = field(default_factory=set)  # lower-cased names the question uses
+    causal: bool = False  # asks for a cause ("why", "what drove")
+    time: TimeSpan | None = None  # the publication time the question names
 
     def states(self, value: float) -> bool:
         """Whether the question itself states ``value`` (within 0.5%): context, not an answer."""
         return any(abs(value - v) <= 0.005 * max(abs(v), 1e-9) for v in self.stated_values)
 
 
-def read_question(question: str) -> Intent:
+def read_question(question: str, gazetteer: Gazetteer, today: date | None = None) -> Intent:
     """The intent of ``question``, read from its wh-clause first and its context second."""
     clauses = [question[m.start() :] for m in _WH.finditer(question)]
     clauses = [re.split(r"[,;?]", c, maxsplit=1)[0] for c in clauses] or [question]
@@ -143,15 +175,27 @@ def read_question(question: str) -> Intent:
         unit = next((unit for pattern, unit in _UNIT_HINTS if pattern.search(clause)), None)
     side_match = _SIDE.search(clause)
     focus = _FOCUS_END.split(clause, maxsplit=1)[0]
+    mentions = gazetteer.find_mentions(question)
+    head_match = _SUPERLATIVE_HEAD.search(focus)
+    named = {m.name.lower() for m in mentions} | {m.surface.lower() for m in mentions}
+    head = terms_of(" ".join(g for g in head_match.groups() if g)) if head_match else set()
     return Intent(
         kind=kind,
         metric=metric,
         entity_type=entity_type,
-        entities=list(dict.fromkeys(m.name for m in find_mentions(question))),
+        entities=list(dict.fromkeys(m.name for m in mentions)),
         side=side_match.group(1).lower().rstrip("s") if side_match else None,
         unit=unit,
         lowest=bool(_LOWEST.search(clause)),
-        stated_values=[fact.value for fact in extract_facts(question)],
+        stated_values=[q.value for q in find_quantities(question, gazetteer)],
         clause=focus,
-        clause_entities=list(dict.fromkeys(m.name for m in find_mentions(focus))),
+        clause_entities=list(dict.fromkeys(m.name for m in gazetteer.find_mentions(focus))),
+        text=question,
+        terms=terms_of(question),
+        focus=terms_of(focus) or terms_of(question),
+        core=terms_of(_CORE_END.split(focus, maxsplit=1)[0]),
+        head=head - terms_of(" ".join(named)),
+        named=named,
+        causal=bool(_CAUSE_ASK.match(focus.strip())),
+        time=read_time(question, today or date.today()),
     )

@@ -1,9 +1,10 @@
-"""Extract the numeric facts of commentary as structured, attributed records.
+"""The rule pass: every figure of an article with a first reading of its metric and entity.
 
-``extract_facts(text)`` finds every figure (``ingest.facts_numbers``), reads what it measures
-(``ingest.facts_metrics``) and what it is about (``ingest.facts_attribution``, with entities from
-``ingest.gazetteer``), and returns ``Fact`` records in text order, in the schema of
-``shared/eval/FACTS.md``, each with its character span and sentence.
+``rule_facts(text, gazetteer)`` finds every figure (``ingest.facts.numbers``), reads what it
+measures from cue words (``ingest.facts.metrics``) and what it is about by position
+(``ingest.facts.attribution``), and returns ``Fact`` records in text order with spans into
+``text``. The learned models of ``ingest.facts.pipeline`` take these as candidates and may
+re-read their metric and entity.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import re
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
-from ingest.facts_attribution import (
+from ingest.facts.attribution import (
     ASSET_SUBJECT_DOMINANCE,
     ASSET_SUBJECT_TYPES,
     SIDED_METRICS,
@@ -28,7 +29,7 @@ from ingest.facts_attribution import (
     sides_respectively,
     subject_fits,
 )
-from ingest.facts_metrics import (
+from ingest.facts.metrics import (
     Cue,
     clause_distance,
     direction_of,
@@ -37,8 +38,8 @@ from ingest.facts_metrics import (
     window_of,
     word_distance,
 )
-from ingest.facts_numbers import Quantity, find_quantities
-from ingest.gazetteer import Gazetteer, Mention, load_gazetteer
+from ingest.facts.numbers import Quantity, find_quantities
+from ingest.gazetteer import Gazetteer, Mention
 from ingest.records import METRICS, Fact
 from ingest.sentences import sentence_spans
 
@@ -111,6 +112,8 @@ _PER_ASSET_METRICS = frozenset({"price", "price_change", "options_notional", "ex
 class _ArticleState:
     """What earlier sentences said, for pronouns and figures without their own cue."""
 
+    gazetteer: Gazetteer
+
     history: list[Mention] = field(default_factory=list)
     last_metric: dict[str, str] = field(default_factory=dict)
     last_coin: str | None = None
@@ -121,19 +124,19 @@ class _ArticleState:
     topic: str | None = None
 
 
-def extract_facts(text: str) -> list[Fact]:
-    """The figures stated in ``text`` as facts, in text order, with spans into ``text``."""
-    gazetteer = load_gazetteer()
+def rule_facts(text: str, gazetteer: Gazetteer) -> list[Fact]:
+    """The figures of ``text`` read by the hand rules alone, in text order, spans into ``text``."""
     spans = sentence_spans(text)
     sentences = [text[a:b] for a, b in spans]
-    mentions = [_mentions_of(s) for s in sentences]
+    mentions = [tuple(gazetteer.find_mentions(s)) for s in sentences]
     state = _ArticleState(
+        gazetteer=gazetteer,
         subject=document_subject(mentions, sentences),
         asset_subject=document_subject(
             mentions, sentences, ASSET_SUBJECT_TYPES, ASSET_SUBJECT_DOMINANCE
         ),
         venue=document_venue(mentions),
-        topic=document_topic([_cues_of(s) for s in sentences]),
+        topic=document_topic([cues_of(s) for s in sentences]),
     )
     facts: list[Fact] = []
     for sent_start, sent_end in spans:
@@ -153,11 +156,11 @@ def _sentence_facts(sentence: str, gazetteer: Gazetteer, state: _ArticleState) -
     """Facts of one sentence; updates ``state`` for the sentences after it."""
     quantities = find_quantities(sentence, gazetteer)
     mentions = [
-        _as_fund_group(sentence, _as_named_token(sentence, m, gazetteer))
-        for m in _mentions_of(sentence)
+        _as_fund_group(sentence, m)
+        for m in gazetteer.find_mentions(sentence)
         if attributable(sentence, m)
     ]
-    cues = list(_cues_of(sentence))
+    cues = list(cues_of(sentence))
     if not quantities:
         _remember_context(cues, state)
         state.history.extend(mentions)
@@ -285,25 +288,6 @@ def _shared_moves(sentence: str, facts: list[Fact], mentions: list[Mention]) -> 
 
 
 _FUND_AFTER = re.compile(r"\s+(?:spot\s+)?(?:ETFs?|ETPs?|funds?|investment products|trusts?)\b")
-
-
-# "Donald Trump's self-titled memecoin" is the coin named after him (ticker TRUMP), not him.
-_TOKEN_AFTER = re.compile(
-    r"['’]s?\s+(?:(?:own|official|self-titled|namesake|eponymous|new|meme)\s+)*"
-    r"(?:memecoin|meme coin|token|coin|cryptocurrency)\b",
-    re.IGNORECASE,
-)
-
-
-def _as_named_token(sentence: str, mention: Mention, gazetteer: Gazetteer) -> Mention:
-    """A person's namesake coin in place of the person, when the gazetteer knows the coin."""
-    if mention.type != "person" or not _TOKEN_AFTER.match(sentence, mention.end):
-        return mention
-    surname = mention.surface.split()[-1].upper()
-    token = gazetteer.asset_for_ticker(surname)
-    if token is None:
-        return mention
-    return Mention(mention.start, mention.end, mention.surface, token.name, token.type)
 
 
 def _as_fund_group(sentence: str, mention: Mention) -> Mention:
@@ -459,15 +443,10 @@ def _owner_topic(metric: str, entity_type: str | None, topic: str | None) -> str
 
 
 @lru_cache(maxsize=4096)
-def _cues_of(sentence: str) -> tuple[Cue, ...]:
-    """The metric cues of a sentence (cached: the topic pass and the fact pass both read them)."""
+def cues_of(sentence: str) -> tuple[Cue, ...]:
+    """The metric cues of a sentence (cached: the topic pass, the fact pass and the feature
+    pass all read them)."""
     return tuple(find_cues(sentence))
-
-
-@lru_cache(maxsize=4096)
-def _mentions_of(sentence: str) -> tuple[Mention, ...]:
-    """The gazetteer mentions of a sentence (cached like its cues)."""
-    return tuple(load_gazetteer().find_mentions(sentence))
 
 
 def document_topic(cues_per_sentence: list[tuple[Cue, ...]]) -> str | None:
@@ -628,8 +607,8 @@ def _entity_for(
         paired is None
         and mention is not None
         and metric not in _PER_ASSET_METRICS
-        and _names_asset(mention)
-        and _ends_asset_list(sentence, mention, mentions, quantity.start)
+        and _names_asset(mention, state.gazetteer)
+        and _ends_asset_list(sentence, mention, mentions, quantity.start, state.gazetteer)
     ):
         # "inflows to Solana, XRP, Polygon … amount to $3 million": a sum over the list.
         return None, None
@@ -658,7 +637,7 @@ def _entity_for(
         return None, None
     segment = segments[segment_index(segments, quantity.start)]
     name = candidate_name(sentence, segment, quantity.start)
-    if name and load_gazetteer().lookup(name) is None:
+    if name and state.gazetteer.lookup(name) is None:
         return name, "candidate"
     return None, None
 
@@ -704,18 +683,20 @@ _CRYPTO_AFTER = re.compile(
 _EACH = re.compile(r"[^\s,.;]*\s+each\b", re.IGNORECASE)
 
 
-def _names_asset(mention: Mention) -> bool:
+def _names_asset(mention: Mention, gazetteer: Gazetteer) -> bool:
     """Whether a mention names an asset, also as its group of funds ("Polygon funds")."""
-    return mention.type == "asset" or load_gazetteer().entity_type(mention.name) == "asset"
+    return mention.type == "asset" or gazetteer.entity_type(mention.name) == "asset"
 
 
-def _ends_asset_list(sentence: str, chosen: Mention, mentions: list[Mention], start: int) -> bool:
+def _ends_asset_list(
+    sentence: str, chosen: Mention, mentions: list[Mention], start: int, gazetteer: Gazetteer
+) -> bool:
     """Whether ``chosen`` closes a list of assets ("Solana, XRP and Polygon") the figure sums."""
     # A figure or parenthesis between them means the list's items have figures of their own.
     between = sentence[chosen.end : start]
     if chosen.end > start or re.search(r"[\d(]", between) or _EACH.match(sentence, start):
         return False
-    assets = [m for m in mentions if _names_asset(m) and m.end <= chosen.start]
+    assets = [m for m in mentions if _names_asset(m, gazetteer) and m.end <= chosen.start]
     return bool(assets) and (
         assets[-1].name != chosen.name
         and _ASSET_LIST_GAP.fullmatch(sentence[assets[-1].end : chosen.start]) is not None

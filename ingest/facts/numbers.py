@@ -16,7 +16,9 @@ from ingest.gazetteer import Gazetteer
 
 _NUMBER = re.compile(r"(?<![\w.,/:#@])(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)(?!\d)")
 _MAGNITUDE_WORD = re.compile(
-    r"\s?(trillion|billion|million|thousand|tn|bn|mn|mln)\b", re.IGNORECASE
+    # Not followed by an ASCII letter (a stray non-ASCII glyph glued on still ends the word).
+    r"\s?(trillion|billion|million|thousand|tn|bn|mn|mln|mil|bil)(?![A-Za-z])",
+    re.IGNORECASE,
 )
 _MAGNITUDE_LETTER = re.compile(r"([kKmMbBtT])(?![\w])")
 _THOUSAND_TAIL = re.compile(r"\s(thousand)\s(\d{1,3})(?![\d,.])", re.IGNORECASE)
@@ -30,6 +32,8 @@ _SCALE = {
     "million": 1e6,
     "mn": 1e6,
     "mln": 1e6,
+    "mil": 1e6,
+    "bil": 1e9,
     "m": 1e6,
     "thousand": 1e3,
     "k": 1e3,
@@ -96,8 +100,10 @@ _SUFFIX_CODE = {
     "aud": "AUD",
     "cad": "CAD",
 }
+# Every fiat code the reader emits; any other unit of money-like form is a coin ticker.
+CURRENCY_CODES = frozenset(_PREFIX_CODE.values()) | frozenset(_SUFFIX_CODE.values())
 _PERCENT = re.compile(r"\s?(%|percent\b|per cent\b|pct\b|percentage points?\b)", re.IGNORECASE)
-_BASIS_POINTS = re.compile(r"\s?(bps|bp|basis points?)\b", re.IGNORECASE)
+_BASIS_POINTS = re.compile(r"[\s-]?(bps|bp|basis[\s-]points?)\b", re.IGNORECASE)
 _TIMES = re.compile(r"(?:x(?![\w])|\s?(?:times\b|-fold\b|fold\b))", re.IGNORECASE)
 _COLON_RATIO = re.compile(r":1(?![\d:])")
 _RANGE_JOIN = re.compile(r"\s?(?:-|–|to)\s?(?=[$€£¥]?\s?\d)")
@@ -253,6 +259,8 @@ def _is_year(raw: str) -> bool:
 
 
 _ANY_DIGIT = re.compile(r"\d")
+# Dates written in digits ("2024-03-01", "3/1/2024"): none of their numbers is a figure.
+_NUMERIC_DATE = re.compile(r"\b\d{4}-\d{1,2}-\d{1,2}\b|\b\d{1,2}/\d{1,2}/\d{2,4}\b")
 
 
 def find_quantities(sentence: str, gazetteer: Gazetteer) -> list[Quantity]:
@@ -261,6 +269,7 @@ def find_quantities(sentence: str, gazetteer: Gazetteer) -> list[Quantity]:
     if not _ANY_DIGIT.search(sentence):
         return quantities
     blocked = [(m.start(), m.end()) for m in _URL.finditer(sentence)]
+    blocked += [(m.start(), m.end()) for m in _NUMERIC_DATE.finditer(sentence)]
     blocked += [
         (m.start, m.end) for m in gazetteer.find_mentions(sentence) if _ANY_DIGIT.search(m.surface)
     ]
@@ -295,7 +304,11 @@ def _read_quantity(sentence: str, match: re.Match[str], gazetteer: Gazetteer) ->
     if (
         core_start > 0
         and sentence[core_start - 1] in "-−"
-        and (core_start == 1 or not sentence[core_start - 2].isalnum())
+        # After a word, a figure or a percent sign the dash joins a range ("5%-6%").
+        and (
+            core_start == 1
+            or not (sentence[core_start - 2].isalnum() or sentence[core_start - 2] in "%)")
+        )
     ):
         signed = True
         core_start -= 1
@@ -416,15 +429,8 @@ def _coin_ticker(token: str, gazetteer: Gazetteer) -> str | None:
     if entity is None:
         for candidate in (token, token[:-1] if token.endswith("s") else token):
             found = gazetteer.lookup(candidate)
-            if (
-                found
-                and found.type == "asset"
-                and found.ticker
-                and found.name.lower() == candidate.lower()
-            ):
-                entity = found
-                break
-            if found and found.type == "asset" and candidate.lower() in {"ether", "ethers"}:
+            # A coin's name or a word alias of it ("bitcoins", "ether") counts its units.
+            if found and found.type == "asset" and found.ticker and candidate.isalpha():
                 entity = found
                 break
     return entity.ticker if entity else None

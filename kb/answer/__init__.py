@@ -1,0 +1,261 @@
+"""Answers built only from stored facts and passages, every figure cited to a passage stating it.
+
+The question is read for what it asks (``question``); the best passages are retrieved
+(kb/search.py), restricted to the time the question names when it names one; every sentence of
+the first retrieved articles becomes a candidate (``candidates``, ``evidence``); learned models
+(``model``, fit by ``training``) score the sentences, and the names and facts in the best one
+(``features``); ``compose`` writes the dated, cited answer, or says the corpus does not know.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import weakref
+from dataclasses import dataclass, replace
+from datetime import date
+from urllib.parse import urlencode
+
+from ingest.gazetteer import Gazetteer, load_gazetteer
+from ingest.records import Fact
+from kb.answer.abstain import answerable_vector
+from kb.answer.candidates import Sentence, new_names
+from kb.answer.compose import (
+    MOST_SENTENCES,
+    NOTHING_FOUND,
+    Answer,
+    Citation,
+    CitationBook,
+    fact_answer,
+    name_answer,
+    quoted_answer,
+)
+from kb.answer.evidence import gather, term_weights
+from kb.answer.features import Evidence, fact_vector, name_vector, refers_back, sentence_matrix
+from kb.answer.model import Ranker, feature_names, load_ranker
+from kb.answer.question import Intent, read_question
+from kb.answer.similarity import SentenceVectors
+from kb.knowledge import KnowledgeBase
+from kb.search import Hit, search
+from kb.store import Filters
+
+__all__ = ["Answer", "Citation", "NOTHING_FOUND", "Tools", "answer_question", "tools_for"]
+
+# Passages retrieved to find the candidate articles.
+ANSWER_DEPTH = 20
+
+
+@dataclass
+class Tools:
+    """What answering needs besides the knowledge base, loaded once per knowledge base."""
+
+    gazetteer: Gazetteer
+    ranker: Ranker
+    vectors: SentenceVectors
+
+
+_tools: weakref.WeakKeyDictionary[KnowledgeBase, Tools] = weakref.WeakKeyDictionary()
+_tools_lock = threading.Lock()
+
+
+def tools_for(kb: KnowledgeBase) -> Tools:
+    """The shipped gazetteer, the fitted ranker and a sentence-vector cache for ``kb``."""
+    with _tools_lock:
+        tools = _tools.get(kb)
+        if tools is None:
+            gazetteer = getattr(kb, "gazetteer", None) or load_gazetteer()
+            tools = Tools(gazetteer, load_ranker(feature_names()), SentenceVectors())
+            _tools[kb] = tools
+        return tools
+
+
+@dataclass
+class Scored:
+    """Everything one question's candidates scored to, before the answer is written."""
+
+    intent: Intent
+    hits: list[Hit]
+    sentences: list[tuple[float, Sentence]]  # best first
+    evidence: Evidence | None
+    answerable: float
+    counts: dict[str, int]
+    timed: bool  # the hits were restricted to the time the question names
+
+
+def retrieve(
+    kb: KnowledgeBase, intent: Intent, k: int, filters: Filters | None
+) -> tuple[list[Hit], bool]:
+    """Hits for the question, within the time it names when anything was published then."""
+    filters = filters or Filters()
+    span = intent.time
+    if span is not None and filters.since is None and filters.until is None:
+        timed = replace(filters, since=span.since.isoformat(), until=span.until.isoformat())
+        hits = search(kb, intent.text, k=max(k, ANSWER_DEPTH), filters=timed)
+        if hits:
+            return hits, True
+    return search(kb, intent.text, k=max(k, ANSWER_DEPTH), filters=filters), False
+
+
+def score_question(
+    kb: KnowledgeBase,
+    question: str,
+    tools: Tools,
+    k: int = 5,
+    filters: Filters | None = None,
+    today: date | None = None,
+    ranker: Ranker | None = None,
+) -> Scored:
+    """Read, retrieve and score every candidate sentence of ``question``."""
+    ranker = ranker or tools.ranker
+    intent = read_question(question, tools.gazetteer, today)
+    hits, timed = retrieve(kb, intent, k, filters)
+    weights, counts = term_weights(kb, question)
+    if not hits:
+        return Scored(intent, hits, [], None, 0.0, counts, timed)
+    _, sentences, evidence = gather(kb, intent, hits, tools.gazetteer, tools.vectors, weights)
+    rows = sentence_matrix(intent, sentences, evidence)
+    scored = rank_sentences(ranker, rows, sentences)
+    answerable = ranker.answerable.probability(
+        answerable_vector(intent, hits, scored, evidence, counts)
+    )
+    return Scored(intent, hits, scored, evidence, answerable, counts, timed)
+
+
+def rank_sentences(
+    ranker: Ranker, rows: list[list[float]], sentences: list[Sentence]
+) -> list[tuple[float, Sentence]]:
+    """The candidates best first, each with its share of the ranking's softmax weight."""
+    raw = ranker.sentences.scores(rows)
+    if not raw:
+        return []
+    top = max(raw)
+    weights = [math.exp(score - top) for score in raw]
+    total = sum(weights)
+    ranked = [(w / total, s) for w, s in zip(weights, sentences, strict=True)]
+    ranked.sort(key=lambda item: (-item[0], item[1].article.rank, item[1].order))
+    return ranked
+
+
+def answer_question(
+    kb: KnowledgeBase,
+    question: str,
+    k: int = 5,
+    filters: Filters | None = None,
+    today: date | None = None,
+    tools: Tools | None = None,
+) -> Answer:
+    """Answer ``question`` from the knowledge base, citing up to ``k`` passages."""
+    tools = tools or tools_for(kb)
+    scored = score_question(kb, question, tools, k, filters, today)
+    return compose_answer(kb, question, scored, tools.ranker, k)
+
+
+def compose_answer(
+    kb: KnowledgeBase, question: str, scored: Scored, ranker: Ranker, k: int
+) -> Answer:
+    """The answer ``scored`` supports, or the corpus's "I don't know"."""
+    if not scored.sentences or scored.answerable < ranker.thresholds.answerable:
+        return Answer(question, NOTHING_FOUND, "none", confidence=scored.answerable)
+    intent = scored.intent
+    best_p, best = scored.sentences[0]
+    # Passages of the answering article come first, each article's in retrieval order.
+    hits = sorted(scored.hits, key=lambda hit: hit.article_id != best.article_id)
+    book = CitationBook(kb, hits, k)
+    day = (best.article.published or "")[:10] or None
+    answer = None
+    if intent.kind == "ranking":
+        answer = _entity_answer(question, intent, best, ranker, book, day)
+    elif intent.kind == "figure":
+        answer = _figure_answer(question, intent, best, ranker, book, day)
+    if answer is None:
+        chosen = _explaining(scored.sentences, best_p, best, ranker.thresholds.second)
+        facts = [(f, book.cite(s)) for s in chosen for f in s.facts if not intent.states(f.value)]
+        answer = Answer(question, quoted_answer(chosen, book, day), "passage", facts=facts)
+    answer.as_of = day
+    answer.confidence = scored.answerable
+    answer.citations = book.citations(intent.terms)
+    if answer.facts:
+        answer.earlier = _other_figures(kb, answer.facts[0][0])
+    return answer
+
+
+def _entity_answer(
+    question: str,
+    intent: Intent,
+    best: Sentence,
+    ranker: Ranker,
+    book: CitationBook,
+    day: str | None,
+) -> Answer | None:
+    names = new_names(best, intent.named, question)
+    if not names:
+        return None
+    p, name = max(
+        ((ranker.names.probability(name_vector(intent, n, best)), n) for n in names),
+        key=lambda item: item[0],
+    )
+    if p < ranker.thresholds.lead:
+        return None
+    n = book.cite(best)
+    facts = [(f, n) for f in best.facts if not intent.states(f.value)]
+    return Answer(question, name_answer(name, best, book, day), "ranking", facts=facts)
+
+
+def _figure_answer(
+    question: str,
+    intent: Intent,
+    best: Sentence,
+    ranker: Ranker,
+    book: CitationBook,
+    day: str | None,
+) -> Answer | None:
+    facts = [f for f in best.facts if not intent.states(f.value)]
+    if not facts:
+        return None
+    p, fact = max(
+        ((ranker.facts.probability(fact_vector(intent, f, best)), f) for f in facts),
+        key=lambda item: item[0],
+    )
+    if p < ranker.thresholds.lead:
+        return None
+    n = book.cite(best)
+    return Answer(question, fact_answer(fact, best, book, day), "figure", facts=[(fact, n)])
+
+
+def _explaining(
+    ranked: list[tuple[float, Sentence]], best_p: float, best: Sentence, second: float
+) -> list[Sentence]:
+    """The best sentence, the sentence it leans on or that continues it, and a close runner-up."""
+    by_place = {(s.article_id, s.order): s for _, s in ranked}
+    chosen = [best]
+    after = by_place.get((best.article_id, best.order + 1))
+    before = by_place.get((best.article_id, best.order - 1))
+    if after is not None and refers_back(after.text):
+        chosen.append(after)
+    if before is not None and refers_back(best.text):
+        chosen.insert(0, before)
+    for p, sentence in ranked[1:3]:
+        if len(chosen) < MOST_SENTENCES and p >= second * best_p and sentence not in chosen:
+            chosen.append(sentence)
+    return chosen[:MOST_SENTENCES]
+
+
+def _other_figures(kb: KnowledgeBase, fact: Fact) -> dict[str, object] | None:
+    """How many other stored figures give the same entity and metric, and where to list them."""
+    if not fact.entity or fact.metric == "other":
+        return None
+    stored = kb.store.query_facts(Filters(entity=fact.entity, metric=fact.metric), side=fact.side)
+    others = [f for f in stored if f.article_id != fact.article_id and f.as_of]
+    if not others:
+        return None
+    day = fact.as_of or ""
+    earlier = sum(1 for f in others if day and f.as_of < day)
+    query = {"entity": fact.entity, "metric": fact.metric}
+    if fact.side:
+        query["side"] = fact.side
+    return {
+        "count": len(others),
+        "earlier": earlier,
+        "later": sum(1 for f in others if day and f.as_of > day),
+        "url": "/api/facts?" + urlencode(query),
+    }

@@ -1,0 +1,130 @@
+"""Features of a whole question that say whether the corpus answers it at all.
+
+A question about a name or an event the corpus never mentions still retrieves something: the
+nearest passage about something else. What gives it away is that the question's rarest words are
+absent from the corpus or from the best article, and that no candidate sentence fits well.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from kb.answer.candidates import Sentence
+from kb.answer.features import Evidence
+from kb.answer.question import Intent
+from kb.answer.words import STOPWORDS, matches, stem, words_of
+from kb.search import Hit
+
+_CAPITALISED = re.compile(r"(?<![.?!]\s)(?<!^)\b[A-Z][\w-]+")
+
+
+@dataclass
+class QuestionEvidence:
+    """The question-level evidence the answerable features read."""
+
+    intent: Intent
+    hits: list[Hit]
+    ranked: list[tuple[float, Sentence]]
+    evidence: Evidence
+    counts: dict[str, int]  # passages using each of the question's words
+
+
+def _content_words(q: QuestionEvidence) -> list[str]:
+    return [w for w in words_of(q.intent.text) if w not in STOPWORDS and w.isalpha()]
+
+
+def best_sentence(q: QuestionEvidence) -> float:
+    """The sentence model's probability for the best candidate."""
+    return q.ranked[0][0] if q.ranked else 0.0
+
+
+def best_dense(q: QuestionEvidence) -> float:
+    """The best cosine of the question and any retrieved passage."""
+    return max((h.dense_score or 0.0 for h in q.hits), default=0.0)
+
+
+def keyword_matched(q: QuestionEvidence) -> float:
+    """Whether full-text search matched anything at all."""
+    return float(any(h.keyword_rank is not None for h in q.hits))
+
+
+def unknown_words(q: QuestionEvidence) -> float:
+    """Share of the question's content words that no stored passage uses."""
+    words = _content_words(q)
+    if not words:
+        return 0.0
+    return sum(1 for w in words if q.counts.get(w, 0) == 0) / len(words)
+
+
+def unknown_name(q: QuestionEvidence) -> float:
+    """Whether a capitalised word of the question (a name, mostly) is absent from the corpus."""
+    for match in _CAPITALISED.finditer(q.intent.text):
+        word = match.group(0).lower()
+        if "-" not in word and q.counts.get(word, 1) == 0:
+            return 1.0
+    return 0.0
+
+
+def rare_missing(q: QuestionEvidence) -> float:
+    """Weight of the rarest question word the best article lacks, over the rarest word's."""
+    if not q.ranked:
+        return 1.0
+    weights = q.evidence.weights
+    top = max(weights.values(), default=0.0)
+    if not top:
+        return 0.0
+    article_terms = q.ranked[0][1].article.terms
+    missing = [w for t, w in weights.items() if not matches(t, article_terms)]
+    return max(missing, default=0.0) / top
+
+
+def article_coverage(q: QuestionEvidence) -> float:
+    """IDF-weighted share of the question's words that the best sentence's article uses."""
+    if not q.ranked:
+        return 0.0
+    weights = q.evidence.weights
+    terms = q.ranked[0][1].article.terms
+    total = sum(weights.values()) or 1.0
+    return sum(w for t, w in weights.items() if matches(t, terms)) / total
+
+
+def names_covered(q: QuestionEvidence) -> float:
+    """Share of the question's known entities that the best article names (1 when none)."""
+    if not q.intent.entities or not q.ranked:
+        return 1.0
+    article = q.ranked[0][1].article
+    found = sum(1 for name in q.intent.entities if stem(name.lower().split()[0]) in article.terms)
+    return found / len(q.intent.entities)
+
+
+def question_length(q: QuestionEvidence) -> float:
+    """The log of the number of content words (short questions match by chance less often)."""
+    return math.log1p(len(_content_words(q)))
+
+
+ANSWERABLE_FEATURES: tuple[Callable[[QuestionEvidence], float], ...] = (
+    best_sentence,
+    best_dense,
+    keyword_matched,
+    unknown_words,
+    unknown_name,
+    rare_missing,
+    article_coverage,
+    names_covered,
+    question_length,
+)
+
+
+def answerable_vector(
+    intent: Intent,
+    hits: list[Hit],
+    ranked: list[tuple[float, Sentence]],
+    evidence: Evidence,
+    counts: dict[str, int],
+) -> list[float]:
+    """Every answerable feature of one question."""
+    q = QuestionEvidence(intent, hits, ranked, evidence, counts)
+    return [feature(q) for feature in ANSWERABLE_FEATURES]

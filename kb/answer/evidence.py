@@ -1,0 +1,63 @@
+"""Gathering what the features look at: the candidate sentences of the retrieved articles, the
+question's term weights, and the cosines of question and clause with every sentence."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ingest.gazetteer import Gazetteer
+from kb.answer.candidates import Article, Sentence, article_sentences, candidate_articles
+from kb.answer.features import Evidence, find_context
+from kb.answer.question import Intent
+from kb.answer.similarity import SentenceVectors
+from kb.answer.words import STOPWORDS, idf, stem, words_of
+from kb.knowledge import KnowledgeBase
+from kb.search import Hit
+
+
+def term_weights(kb: KnowledgeBase, text: str) -> tuple[dict[str, float], dict[str, int]]:
+    """IDF of each content term of ``text`` over stored passages, and each word's passage count."""
+    words = [w for w in words_of(text) if w not in STOPWORDS]
+    counts = kb.store.passage_counts(words)
+    total = max(1, kb.store.counts().get("passages", 1))
+    weights: dict[str, float] = {}
+    for word in words:
+        weights[stem(word)] = max(weights.get(stem(word), 0.0), idf(counts.get(word, 0), total))
+    return weights, counts
+
+
+def gather(
+    kb: KnowledgeBase,
+    intent: Intent,
+    hits: list[Hit],
+    gazetteer: Gazetteer,
+    vectors: SentenceVectors,
+    weights: dict[str, float],
+) -> tuple[list[Article], list[Sentence], Evidence]:
+    """The candidate articles and sentences of ``hits`` and the evidence to score them."""
+    articles = candidate_articles(kb, hits)
+    sentences = article_sentences(kb, articles, gazetteer)
+    evidence = Evidence(intent, weights, context=find_context(intent, sentences, weights))
+    if not sentences:
+        return articles, sentences, evidence
+    question = kb.embedder.encode_query(intent.text)
+    clause = intent.clause.strip()
+    clause_vector = kb.embedder.encode_query(clause) if clause and clause != intent.text else None
+    by_start = vectors.of(kb.embedder, sentences)
+    for sentence in sentences:
+        vector = by_start.get(sentence.key)
+        if vector is None:
+            continue
+        evidence.dense[sentence.key] = float(vector @ question)
+        if clause_vector is not None:
+            evidence.dense_clause[sentence.key] = float(vector @ clause_vector)
+    evidence.best_dense = max(evidence.dense.values(), default=0.0)
+    passages = kb.passage_vectors(sorted({s.passage_id for s in sentences}))
+    evidence.passage_dense = {pid: float(np.dot(v, question)) for pid, v in passages.items()}
+    for n, sentence in enumerate(sentences):
+        around = set(sentence.terms)
+        for other in sentences[max(0, n - 1) : n + 2]:
+            if other.article_id == sentence.article_id:
+                around |= other.terms
+        evidence.neighbours[sentence.key] = around
+    return articles, sentences, evidence

@@ -1,0 +1,115 @@
+"""Answer features on invented questions and sentences: each says what its docstring says."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from ingest.gazetteer import load_gazetteer
+from ingest.records import Fact
+from kb.answer import features as f
+from kb.answer.candidates import Article, Sentence, names_in
+from kb.answer.features import Evidence, find_context, sentence_feature_names, sentence_matrix
+from kb.answer.question import read_question
+from kb.answer.words import terms_of
+
+GAZETTEER = load_gazetteer()
+
+
+def intent(question: str):
+    return read_question(question, GAZETTEER, date(2026, 6, 15))
+
+
+def sentence(text: str, order: int = 0, facts: list[Fact] | None = None,
+             article: Article | None = None) -> Sentence:
+    article = article or Article("a1", 0, 1.0, 0.7, {1}, "2026-01-29", terms_of(text))
+    return Sentence(text, article, order, 1, (0, len(text)), 0, facts or [],
+                    names_in(text, GAZETTEER), terms_of(text))
+
+
+def fact(text: str, sentence_text: str, value: float, unit: str, metric: str = "other",
+         entity: str | None = None, side: str | None = None) -> Fact:
+    start = sentence_text.index(text)
+    return Fact(value, unit, metric, text, start, start + len(text), sentence_text,
+                entity=entity, side=side)
+
+
+def evidence(q, sentences: list[Sentence] = ()) -> Evidence:
+    return Evidence(q, {}, context=find_context(q, list(sentences), {}))
+
+
+def test_unit_fit_wants_a_new_figure_in_the_asked_unit() -> None:
+    q = intent("How many traders were liquidated when a $12 million short blew up?")
+    text = "Over 96,000 traders were forcibly closed out."
+    s = sentence(text, facts=[fact("Over 96,000 traders", text, 96000, "count")])
+    assert f.unit_fit(q, s, evidence(q)) == 1.0
+
+
+def test_a_figure_the_question_states_is_context_not_an_answer() -> None:
+    q = intent("After $12 million was liquidated, how much did Binance lose?")
+    text = "A trader lost $12 million on Binance."
+    s = sentence(text, facts=[fact("$12 million", text, 12e6, "USD")])
+    assert f.stated_share(q, s, evidence(q)) == 1.0
+    assert f.new_figures(q, s, evidence(q)) == 0.0
+
+
+def test_figure_cue_reads_the_figures_own_noun() -> None:
+    q = intent("How many traders were liquidated?")
+    text = "In total 96,000 traders were hit."
+    s = sentence(text, facts=[fact("96,000 traders", text, 96000, "count")])
+    assert f.figure_cue(q, s, evidence(q)) > 0.0
+
+
+def test_typed_new_name_needs_the_asked_type_and_a_name_the_question_lacks() -> None:
+    q = intent("Which exchange saw the most liquidations on Monday?")
+    assert f.typed_new_name(q, sentence("Bybit led the liquidations."), evidence(q)) == 1.0
+    assert f.typed_new_name(q, sentence("Liquidations were heavy."), evidence(q)) == 0.0
+
+
+def test_the_restating_sentence_is_context_and_the_next_follows_it() -> None:
+    q = intent("Why did the token drop after the protocol upgrade was delayed?")
+    first = sentence("The token dropped after the protocol upgrade was delayed.", 0)
+    second = sentence("Traders feared the delay signalled deeper problems.", 1)
+    e = evidence(q, [first, second])
+    assert f.is_context(q, first, e) == 1.0
+    assert f.after_context(q, second, e) == 1.0
+
+
+def test_causal_asked_needs_both_a_cause_question_and_a_cause() -> None:
+    q = intent("Why did the token drop?")
+    s = sentence("The drop was triggered by a large unlock.")
+    assert f.causal_asked(q, s, evidence(q)) == 1.0
+    plain = intent("Which token dropped?")
+    assert f.causal_asked(plain, s, evidence(plain)) == 0.0
+
+
+@pytest.mark.parametrize(("kind", "wanted", "fits"), [
+    ("exchange", "exchange", True),
+    ("protocol", "exchange", True),
+    ("asset", "exchange", False),
+    ("company", "fund", True),
+    (None, None, False),
+    ("asset", None, True),
+])
+def test_type_fits(kind: str | None, wanted: str | None, fits: bool) -> None:
+    assert f.type_fits(kind, wanted) is fits
+
+
+def test_matrix_rows_match_the_feature_names() -> None:
+    q = intent("Which exchange led liquidations?")
+    sentences = [sentence("Binance led with $36 million.", 0), sentence("Markets fell.", 1)]
+    rows = sentence_matrix(q, sentences, evidence(q, sentences))
+    assert [len(row) for row in rows] == [len(sentence_feature_names())] * 2
+    # The relative features: the best candidate sits at zero, the others below it.
+    at = sentence_feature_names().index("focus_overlap_below_best")
+    assert max(row[at] for row in rows) == 0.0
+
+
+def test_features_do_not_change_their_inputs() -> None:
+    q = intent("How much did the fund take in?")
+    text = "The fund took in $50 million."
+    s = sentence(text, facts=[fact("$50 million", text, 5e7, "USD", "fund_flow")])
+    before = (list(s.facts), set(s.terms), set(q.terms))
+    sentence_matrix(q, [s], evidence(q, [s]))
+    assert (list(s.facts), set(s.terms), set(q.terms)) == before
