@@ -37,8 +37,11 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     kb = config.pop("kb", None)
     settings = load_settings(config)
     if kb is None:
-        kb = KnowledgeBase(settings["data_dir"], max_passage_tokens=settings["max_passage_tokens"],
-                           approx_threshold=settings["approx_threshold"])
+        kb = KnowledgeBase(
+            settings["data_dir"],
+            max_passage_tokens=settings["max_passage_tokens"],
+            approx_threshold=settings["approx_threshold"],
+        )
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_CONTENT_LENGTH
     app.json.sort_keys = False

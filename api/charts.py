@@ -47,8 +47,7 @@ class BarChart:
         return f"{self.title}. {values}."
 
 
-def metric_label(metric: str | None, side: str | None = None,
-                 direction: str | None = None) -> str:
+def metric_label(metric: str | None, side: str | None = None, direction: str | None = None) -> str:
     """``long liquidations`` or ``fund flow (in)``: what a fact measures, in words."""
     words = (metric or "figure").replace("_", " ")
     if side:
@@ -64,8 +63,11 @@ def chart_from_facts(facts: list[dict[str, object]], title: str | None = None) -
     Facts are compared only within one (metric, side, direction, unit); an entity stated twice
     keeps its largest figure. None when no two facts, or no named entity, can be compared.
     """
-    kinds = Counter((f.get("metric"), f.get("side"), f.get("direction"), f.get("unit"))
-                    for f in facts if f.get("entity"))
+    kinds = Counter(
+        (f.get("metric"), f.get("side"), f.get("direction"), f.get("unit"))
+        for f in facts
+        if f.get("entity")
+    )
     if not kinds:
         return None
     (metric, side, direction, unit), _ = kinds.most_common(1)[0]

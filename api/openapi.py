@@ -17,31 +17,53 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _query(name: str, description: str, schema: dict | None = None,
-           required: bool = False) -> dict[str, object]:
-    return {"name": name, "in": "query", "required": required, "description": description,
-            "schema": schema or _STRING}
+def _query(
+    name: str, description: str, schema: dict | None = None, required: bool = False
+) -> dict[str, object]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": required,
+        "description": description,
+        "schema": schema or _STRING,
+    }
 
 
 def _path_id() -> dict[str, object]:
-    return {"name": "article_id", "in": "path", "required": True,
-            "description": "Article id (12 hex digits).", "schema": _STRING}
+    return {
+        "name": "article_id",
+        "in": "path",
+        "required": True,
+        "description": "Article id (12 hex digits).",
+        "schema": _STRING,
+    }
 
 
 def _ok(schema_name: str, description: str) -> dict[str, object]:
-    return {"description": description,
-            "content": {"application/json": {"schema": _ref(schema_name)}}}
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": _ref(schema_name)}},
+    }
 
 
 def _problems(*statuses: int) -> dict[str, object]:
-    reasons = {400: "Bad parameter or body; detail says what is accepted",
-               401: "No bearer token", 403: "Wrong token, or writes disabled (no KB_API_TOKEN)",
-               404: "Unknown article id", 413: "Body over 10 MB",
-               415: "Wrong Content-Type", 422: "A URL or text could not be read as an article",
-               500: "Unexpected server error (logged)"}
-    return {str(status): {"description": reasons[status],
-                          "content": {"application/problem+json": {"schema": _ref("Problem")}}}
-            for status in statuses}
+    reasons = {
+        400: "Bad parameter or body; detail says what is accepted",
+        401: "No bearer token",
+        403: "Wrong token, or writes disabled (no KB_API_TOKEN)",
+        404: "Unknown article id",
+        413: "Body over 10 MB",
+        415: "Wrong Content-Type",
+        422: "A URL or text could not be read as an article",
+        500: "Unexpected server error (logged)",
+    }
+    return {
+        str(status): {
+            "description": reasons[status],
+            "content": {"application/problem+json": {"schema": _ref("Problem")}},
+        }
+        for status in statuses
+    }
 
 
 _DATE = {"type": "string", "description": "YYYY-MM-DD or an ISO 8601 date-time"}
@@ -56,186 +78,458 @@ _FACT = {
     "type": "object",
     "description": "A figure stated in an article (shared/eval/FACTS.md schema) with its span.",
     "properties": {
-        "value": _NUMBER, "unit": _STRING, "metric": {"type": "string", "enum": list(METRICS)},
-        "text": _STRING, "start": _INTEGER, "end": _INTEGER, "sentence": _STRING,
-        "entity": _NULLABLE_STRING, "entity_type": _NULLABLE_STRING,
+        "value": _NUMBER,
+        "unit": _STRING,
+        "metric": {"type": "string", "enum": list(METRICS)},
+        "text": _STRING,
+        "start": _INTEGER,
+        "end": _INTEGER,
+        "sentence": _STRING,
+        "entity": _NULLABLE_STRING,
+        "entity_type": _NULLABLE_STRING,
         "side": {"type": ["string", "null"], "enum": [*SIDES, None]},
         "direction": {"type": ["string", "null"], "enum": [*DIRECTIONS, None]},
         "window": _NULLABLE_STRING,
         "qualifier": {"type": "string", "enum": ["exact", "approx", "over", "under"]},
-        "article_id": _NULLABLE_STRING, "passage_id": {"type": ["integer", "null"]},
+        "article_id": _NULLABLE_STRING,
+        "passage_id": {"type": ["integer", "null"]},
         "as_of": _NULLABLE_STRING,
     },
 }
 _ARTICLE_SUMMARY = {
     "type": "object",
-    "properties": {name: _NULLABLE_STRING for name in (
-        "id", "url", "title", "source", "author", "published", "updated", "language",
-        "ingested_at", "changed_at")},
+    "properties": {
+        name: _NULLABLE_STRING
+        for name in (
+            "id",
+            "url",
+            "title",
+            "source",
+            "author",
+            "published",
+            "updated",
+            "language",
+            "ingested_at",
+            "changed_at",
+        )
+    },
 }
 _SCHEMAS: dict[str, object] = {
     "Problem": {
-        "type": "object", "required": ["type", "title", "status", "detail"],
-        "properties": {"type": _STRING, "title": _STRING, "status": _INTEGER, "detail": _STRING,
-                       "instance": _STRING},
+        "type": "object",
+        "required": ["type", "title", "status", "detail"],
+        "properties": {
+            "type": _STRING,
+            "title": _STRING,
+            "status": _INTEGER,
+            "detail": _STRING,
+            "instance": _STRING,
+        },
     },
-    "Health": {"type": "object", "properties": {
-        "status": {"type": "string", "enum": ["ok"]}, "articles": _INTEGER,
-        "passages": _INTEGER, "facts": _INTEGER}},
+    "Health": {
+        "type": "object",
+        "properties": {
+            "status": {"type": "string", "enum": ["ok"]},
+            "articles": _INTEGER,
+            "passages": _INTEGER,
+            "facts": _INTEGER,
+        },
+    },
     "Fact": _FACT,
-    "Citation": {"type": "object", "properties": {
-        "n": _INTEGER, "passage_id": _INTEGER, "article_id": _STRING, "url": _NULLABLE_STRING,
-        "title": _STRING, "source": _NULLABLE_STRING, "published": _NULLABLE_STRING,
-        "text": {"type": "string", "description": "The cited passage."},
-        "start": {"type": "integer", "description": "Passage offset in the article body."},
-        "end": _INTEGER,
-        "highlight": {"type": "array", "items": _INTEGER, "minItems": 2, "maxItems": 2,
-                      "description": "[start, end] of the answering sentence inside text."},
-        "score": _NUMBER}},
-    "Answer": {"type": "object", "properties": {
-        "question": _STRING,
-        "answer": {"type": "string", "description": "One to three sentences; figures carry [n]."},
-        "kind": {"type": "string", "enum": ["ranking", "figure", "passage", "none"]},
-        "as_of": {"type": ["string", "null"], "format": "date",
-                  "description": "Date of the commentary the answer relies on; null if undated."},
-        "confidence": {"type": "number", "minimum": 0, "maximum": 1,
-                       "description": "How sure the model is that the corpus answers at all."},
-        "facts": {"type": "array", "items": {"allOf": [_ref("Fact"), {
-            "type": "object", "properties": {"citation": _INTEGER}}]}},
-        "earlier": {"type": ["object", "null"], "description":
-                    "Other dated figures of the answer's entity and metric, with their listing.",
-                    "properties": {"count": _INTEGER, "earlier": _INTEGER, "later": _INTEGER,
-                                   "url": _STRING}},
-        "citations": {"type": "array", "items": _ref("Citation")}}},
-    "ArticleRecord": {"type": "object", "required": ["text"], "properties": {
-        "url": _STRING, "title": _STRING, "text": _STRING, "published": _DATE,
-        "source": _STRING, "author": _STRING}},
-    "IngestRequest": {"oneOf": [
-        {"type": "object", "required": ["articles"], "properties": {
-            "articles": {"type": "array", "items": _ref("ArticleRecord"), "minItems": 1}}},
-        {"type": "object", "required": ["urls"], "properties": {
-            "urls": {"type": "array", "items": {"type": "string", "format": "uri"},
-                     "minItems": 1, "maxItems": 50}}}]},
-    "IngestResults": {"type": "object", "properties": {"articles": {"type": "array", "items": {
-        "type": "object", "properties": {
-            "id": _NULLABLE_STRING, "url": _NULLABLE_STRING, "title": _NULLABLE_STRING,
-            "status": {"type": "string",
-                       "enum": ["new", "updated", "unchanged", "duplicate", "failed"]},
-            "error": _STRING, "duplicate_of": _STRING}}}}},
-    "ExtractRequest": {"oneOf": [
-        {"type": "object", "required": ["text"], "properties": {"text": _STRING}},
-        {"type": "object", "required": ["html"], "properties": {"html": _STRING}},
-        {"type": "object", "required": ["url"], "properties": {"url": _STRING}}]},
-    "ExtractResult": {"type": "object", "properties": {
-        "facts": {"type": "array", "items": _ref("Fact")},
-        "title": {"type": "string", "description": "Only for html and url input."},
-        "text": {"type": "string", "description": "The extracted body the spans refer to "
-                 "(html and url input only)."}}},
+    "Citation": {
+        "type": "object",
+        "properties": {
+            "n": _INTEGER,
+            "passage_id": _INTEGER,
+            "article_id": _STRING,
+            "url": _NULLABLE_STRING,
+            "title": _STRING,
+            "source": _NULLABLE_STRING,
+            "published": _NULLABLE_STRING,
+            "text": {"type": "string", "description": "The cited passage."},
+            "start": {"type": "integer", "description": "Passage offset in the article body."},
+            "end": _INTEGER,
+            "highlight": {
+                "type": "array",
+                "items": _INTEGER,
+                "minItems": 2,
+                "maxItems": 2,
+                "description": "[start, end] of the answering sentence inside text.",
+            },
+            "score": _NUMBER,
+        },
+    },
+    "Answer": {
+        "type": "object",
+        "properties": {
+            "question": _STRING,
+            "answer": {
+                "type": "string",
+                "description": "One to three sentences; figures carry [n].",
+            },
+            "kind": {"type": "string", "enum": ["ranking", "figure", "passage", "none"]},
+            "as_of": {
+                "type": ["string", "null"],
+                "format": "date",
+                "description": "Date of the commentary the answer relies on; null if undated.",
+            },
+            "confidence": {
+                "type": "number",
+                "minimum": 0,
+                "maximum": 1,
+                "description": "How sure the model is that the corpus answers at all.",
+            },
+            "facts": {
+                "type": "array",
+                "items": {
+                    "allOf": [
+                        _ref("Fact"),
+                        {"type": "object", "properties": {"citation": _INTEGER}},
+                    ]
+                },
+            },
+            "earlier": {
+                "type": ["object", "null"],
+                "description": "Other dated figures of this entity and metric, and a link.",
+                "properties": {
+                    "count": _INTEGER,
+                    "earlier": {"type": ["integer", "null"]},
+                    "later": {"type": ["integer", "null"]},
+                    "url": _STRING,
+                },
+            },
+            "citations": {"type": "array", "items": _ref("Citation")},
+        },
+    },
+    "ArticleRecord": {
+        "type": "object",
+        "required": ["text"],
+        "properties": {
+            "url": _STRING,
+            "title": _STRING,
+            "text": _STRING,
+            "published": _DATE,
+            "source": _STRING,
+            "author": _STRING,
+        },
+    },
+    "IngestRequest": {
+        "oneOf": [
+            {
+                "type": "object",
+                "required": ["articles"],
+                "properties": {
+                    "articles": {"type": "array", "items": _ref("ArticleRecord"), "minItems": 1}
+                },
+            },
+            {
+                "type": "object",
+                "required": ["urls"],
+                "properties": {
+                    "urls": {
+                        "type": "array",
+                        "items": {"type": "string", "format": "uri"},
+                        "minItems": 1,
+                        "maxItems": 50,
+                    }
+                },
+            },
+        ]
+    },
+    "IngestResults": {
+        "type": "object",
+        "properties": {
+            "articles": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "id": _NULLABLE_STRING,
+                        "url": _NULLABLE_STRING,
+                        "title": _NULLABLE_STRING,
+                        "status": {
+                            "type": "string",
+                            "enum": ["new", "updated", "unchanged", "duplicate", "failed"],
+                        },
+                        "error": _STRING,
+                        "duplicate_of": _STRING,
+                    },
+                },
+            }
+        },
+    },
+    "ExtractRequest": {
+        "oneOf": [
+            {"type": "object", "required": ["text"], "properties": {"text": _STRING}},
+            {"type": "object", "required": ["html"], "properties": {"html": _STRING}},
+            {"type": "object", "required": ["url"], "properties": {"url": _STRING}},
+        ]
+    },
+    "ExtractResult": {
+        "type": "object",
+        "properties": {
+            "facts": {"type": "array", "items": _ref("Fact")},
+            "title": {"type": "string", "description": "Only for html and url input."},
+            "text": {
+                "type": "string",
+                "description": "The extracted body the spans refer to (html and url input only).",
+            },
+        },
+    },
     "ArticleSummary": _ARTICLE_SUMMARY,
-    "ArticleList": {"type": "object", "properties": {
-        "articles": {"type": "array", "items": _ref("ArticleSummary")},
-        "total": _INTEGER, "page": _INTEGER, "per_page": _INTEGER}},
-    "Article": {"allOf": [_ref("ArticleSummary"), {"type": "object", "properties": {
-        "alternate_urls": {"type": "array", "items": _STRING},
-        "headings": {"type": "array", "items": _STRING},
-        "body": _STRING,
-        "facts": {"type": "array", "items": _ref("Fact")},
-        "qa": {"type": "array", "items": {"type": "object", "properties": {
-            "question": _STRING, "answer": _STRING}}},
-        "related": {"type": "array", "description": "Teasers the page itself showed.",
-                    "items": {"type": "object", "properties": {
-                        "title": _STRING, "summary": _STRING, "source": _NULLABLE_STRING,
-                        "time": _NULLABLE_STRING, "url": _NULLABLE_STRING}}}}}]},
-    "RelatedList": {"type": "object", "properties": {
-        "article_id": _STRING, "related": {"type": "array", "items": {
-            "type": "object", "properties": {
-                "article_id": _STRING, "url": _NULLABLE_STRING, "title": _STRING,
-                "source": _NULLABLE_STRING, "published": _NULLABLE_STRING,
-                "similarity": {"type": "number", "description": "Cosine of mean passage "
-                               "vectors."}}}}}},
-    "Deleted": {"type": "object", "properties": {
-        "id": _STRING, "status": {"type": "string", "enum": ["deleted"]}}},
-    "FactList": {"oneOf": [
-        {"type": "object", "properties": {"facts": {"type": "array", "items": _ref("Fact")},
-                                          "count": _INTEGER}},
-        {"type": "object", "properties": {
-            "group_by": {"type": "string", "enum": ["entity"]},
-            "groups": {"type": "array", "items": {"type": "object", "properties": {
-                "entity": _NULLABLE_STRING, "unit": _STRING, "sum": _NUMBER, "max": _NUMBER,
-                "count": _INTEGER, "facts": {"type": "array", "items": _ref("Fact")}}}}}}]},
+    "ArticleList": {
+        "type": "object",
+        "properties": {
+            "articles": {"type": "array", "items": _ref("ArticleSummary")},
+            "total": _INTEGER,
+            "page": _INTEGER,
+            "per_page": _INTEGER,
+        },
+    },
+    "Article": {
+        "allOf": [
+            _ref("ArticleSummary"),
+            {
+                "type": "object",
+                "properties": {
+                    "alternate_urls": {"type": "array", "items": _STRING},
+                    "headings": {"type": "array", "items": _STRING},
+                    "body": _STRING,
+                    "facts": {"type": "array", "items": _ref("Fact")},
+                    "qa": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {"question": _STRING, "answer": _STRING},
+                        },
+                    },
+                    "related": {
+                        "type": "array",
+                        "description": "Teasers the page itself showed.",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "title": _STRING,
+                                "summary": _STRING,
+                                "source": _NULLABLE_STRING,
+                                "time": _NULLABLE_STRING,
+                                "url": _NULLABLE_STRING,
+                            },
+                        },
+                    },
+                },
+            },
+        ]
+    },
+    "RelatedList": {
+        "type": "object",
+        "properties": {
+            "article_id": _STRING,
+            "related": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "article_id": _STRING,
+                        "url": _NULLABLE_STRING,
+                        "title": _STRING,
+                        "source": _NULLABLE_STRING,
+                        "published": _NULLABLE_STRING,
+                        "similarity": {
+                            "type": "number",
+                            "description": "Cosine of mean passage vectors.",
+                        },
+                    },
+                },
+            },
+        },
+    },
+    "Deleted": {
+        "type": "object",
+        "properties": {"id": _STRING, "status": {"type": "string", "enum": ["deleted"]}},
+    },
+    "FactList": {
+        "oneOf": [
+            {
+                "type": "object",
+                "properties": {
+                    "facts": {"type": "array", "items": _ref("Fact")},
+                    "count": _INTEGER,
+                },
+            },
+            {
+                "type": "object",
+                "properties": {
+                    "group_by": {"type": "string", "enum": ["entity"]},
+                    "groups": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "entity": _NULLABLE_STRING,
+                                "unit": _STRING,
+                                "sum": _NUMBER,
+                                "max": _NUMBER,
+                                "count": _INTEGER,
+                                "facts": {"type": "array", "items": _ref("Fact")},
+                            },
+                        },
+                    },
+                },
+            },
+        ]
+    },
 }
 
 _PATHS: dict[str, object] = {
-    "/api/health": {"get": {
-        "summary": "Liveness and counts of stored articles, passages and facts.",
-        "responses": {"200": _ok("Health", "Counts")}}},
-    "/api/ask": {"get": {
-        "summary": "Answer a question from stored facts and passages, with citations.",
-        "parameters": [
-            _query("q", "The question.", {"type": "string", "minLength": 1, "maxLength": 1000},
-                   required=True),
-            _query("k", "Most passages to cite.",
-                   {"type": "integer", "minimum": 1, "maximum": 50, "default": 5}),
-            *_FILTERS],
-        "responses": {"200": _ok("Answer", "The answer; header X-Answer-Cache says hit or miss"),
-                      **_problems(400, 500)}}},
-    "/api/ingest": {"post": {
-        "summary": "Store articles given as records, URLs to fetch, or uploaded files.",
-        "security": _WRITE,
-        "requestBody": {"required": True, "content": {
-            "application/json": {"schema": _ref("IngestRequest")},
-            "multipart/form-data": {"schema": {"type": "object", "properties": {"file": {
-                "type": "array", "items": {"type": "string", "format": "binary"},
-                "description": "HTML, .html.gz, saved page text or JSONL files"}}}}}},
-        "responses": {"200": _ok("IngestResults", "One result per article, in input order"),
-                      **_problems(400, 401, 403, 413, 415)}}},
-    "/api/extract": {"post": {
-        "summary": "Extract the figures of a text, an HTML page or a URL; nothing is stored.",
-        "requestBody": {"required": True, "content": {
-            "application/json": {"schema": _ref("ExtractRequest")}}},
-        "responses": {"200": _ok("ExtractResult", "Facts with spans"),
-                      **_problems(400, 413, 415, 422)}}},
-    "/api/articles": {"get": {
-        "summary": "Articles newest first, filtered and paginated.",
-        "parameters": [
-            *_FILTERS,
-            _query("entity", "Only articles with a fact about this entity (aliases resolve)."),
-            _query("q", "Keyword search over passages."),
-            _query("page", "Page number.", {"type": "integer", "minimum": 1, "default": 1}),
-            _query("per_page", "Articles per page.",
-                   {"type": "integer", "minimum": 1, "maximum": 100, "default": 20})],
-        "responses": {"200": _ok("ArticleList", "A page of article summaries"),
-                      **_problems(400)}}},
+    "/api/health": {
+        "get": {
+            "summary": "Liveness and counts of stored articles, passages and facts.",
+            "responses": {"200": _ok("Health", "Counts")},
+        }
+    },
+    "/api/ask": {
+        "get": {
+            "summary": "Answer a question from stored facts and passages, with citations.",
+            "parameters": [
+                _query(
+                    "q",
+                    "The question.",
+                    {"type": "string", "minLength": 1, "maxLength": 1000},
+                    required=True,
+                ),
+                _query(
+                    "k",
+                    "Most passages to cite.",
+                    {"type": "integer", "minimum": 1, "maximum": 50, "default": 5},
+                ),
+                *_FILTERS,
+            ],
+            "responses": {
+                "200": _ok("Answer", "The answer; header X-Answer-Cache says hit or miss"),
+                **_problems(400, 500),
+            },
+        }
+    },
+    "/api/ingest": {
+        "post": {
+            "summary": "Store articles given as records, URLs to fetch, or uploaded files.",
+            "security": _WRITE,
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": _ref("IngestRequest")},
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                "file": {
+                                    "type": "array",
+                                    "items": {"type": "string", "format": "binary"},
+                                    "description": "HTML, .html.gz, saved page text or JSONL files",
+                                }
+                            },
+                        }
+                    },
+                },
+            },
+            "responses": {
+                "200": _ok("IngestResults", "One result per article, in input order"),
+                **_problems(400, 401, 403, 413, 415),
+            },
+        }
+    },
+    "/api/extract": {
+        "post": {
+            "summary": "Extract the figures of a text, an HTML page or a URL; nothing is stored.",
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref("ExtractRequest")}},
+            },
+            "responses": {
+                "200": _ok("ExtractResult", "Facts with spans"),
+                **_problems(400, 413, 415, 422),
+            },
+        }
+    },
+    "/api/articles": {
+        "get": {
+            "summary": "Articles newest first, filtered and paginated.",
+            "parameters": [
+                *_FILTERS,
+                _query("entity", "Only articles with a fact about this entity (aliases resolve)."),
+                _query("q", "Keyword search over passages."),
+                _query("page", "Page number.", {"type": "integer", "minimum": 1, "default": 1}),
+                _query(
+                    "per_page",
+                    "Articles per page.",
+                    {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+                ),
+            ],
+            "responses": {
+                "200": _ok("ArticleList", "A page of article summaries"),
+                **_problems(400),
+            },
+        }
+    },
     "/api/articles/{article_id}": {
-        "get": {"summary": "One article with body, facts, Q/A pairs and related teasers.",
-                "parameters": [_path_id()],
-                "responses": {"200": _ok("Article", "The article"), **_problems(404)}},
-        "delete": {"summary": "Delete an article with its passages, facts and vectors.",
-                   "security": _WRITE, "parameters": [_path_id()],
-                   "responses": {"200": _ok("Deleted", "Deleted"),
-                                 **_problems(401, 403, 404)}}},
-    "/api/articles/{article_id}/related": {"get": {
-        "summary": "Stored articles most similar to this one.",
-        "parameters": [_path_id(), _query("k", "Most articles to return.", {
-            "type": "integer", "minimum": 1, "maximum": 50, "default": 5})],
-        "responses": {"200": _ok("RelatedList", "Similar articles"), **_problems(400, 404)}}},
-    "/api/facts": {"get": {
-        "summary": "Stored facts, or per-entity aggregates with the facts behind them.",
-        "parameters": [
-            _query("entity", "Canonical entity or alias (BTC finds Bitcoin)."),
-            _query("metric", "Metric.", {"type": "string", "enum": list(METRICS)}),
-            _query("side", "Side.", {"type": "string", "enum": list(SIDES)}),
-            _query("direction", "Direction.", {"type": "string", "enum": list(DIRECTIONS)}),
-            _query("window", "Time window.", {"type": "string", "enum": list(WINDOWS)}),
-            *_FILTERS,
-            _query("group_by", "Aggregate per entity.", {"type": "string", "enum": ["entity"]}),
-            _query("limit", "Most facts to read.",
-                   {"type": "integer", "minimum": 1, "maximum": 10000, "default": 1000})],
-        "responses": {"200": _ok("FactList", "Facts or groups"), **_problems(400)}}},
-    "/api/openapi.json": {"get": {
-        "summary": "This document.",
-        "responses": {"200": {"description": "OpenAPI 3.1 document",
-                              "content": {"application/json": {"schema": {"type": "object"}}}}}}},
+        "get": {
+            "summary": "One article with body, facts, Q/A pairs and related teasers.",
+            "parameters": [_path_id()],
+            "responses": {"200": _ok("Article", "The article"), **_problems(404)},
+        },
+        "delete": {
+            "summary": "Delete an article with its passages, facts and vectors.",
+            "security": _WRITE,
+            "parameters": [_path_id()],
+            "responses": {"200": _ok("Deleted", "Deleted"), **_problems(401, 403, 404)},
+        },
+    },
+    "/api/articles/{article_id}/related": {
+        "get": {
+            "summary": "Stored articles most similar to this one.",
+            "parameters": [
+                _path_id(),
+                _query(
+                    "k",
+                    "Most articles to return.",
+                    {"type": "integer", "minimum": 1, "maximum": 50, "default": 5},
+                ),
+            ],
+            "responses": {"200": _ok("RelatedList", "Similar articles"), **_problems(400, 404)},
+        }
+    },
+    "/api/facts": {
+        "get": {
+            "summary": "Stored facts, or per-entity aggregates with the facts behind them.",
+            "parameters": [
+                _query("entity", "Canonical entity or alias (BTC finds Bitcoin)."),
+                _query("metric", "Metric.", {"type": "string", "enum": list(METRICS)}),
+                _query("side", "Side.", {"type": "string", "enum": list(SIDES)}),
+                _query("direction", "Direction.", {"type": "string", "enum": list(DIRECTIONS)}),
+                _query("window", "Time window.", {"type": "string", "enum": list(WINDOWS)}),
+                *_FILTERS,
+                _query("group_by", "Aggregate per entity.", {"type": "string", "enum": ["entity"]}),
+                _query(
+                    "limit",
+                    "Most facts to read.",
+                    {"type": "integer", "minimum": 1, "maximum": 10000, "default": 1000},
+                ),
+            ],
+            "responses": {"200": _ok("FactList", "Facts or groups"), **_problems(400)},
+        }
+    },
+    "/api/openapi.json": {
+        "get": {
+            "summary": "This document.",
+            "responses": {
+                "200": {
+                    "description": "OpenAPI 3.1 document",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                }
+            },
+        }
+    },
 }
 
 
@@ -243,14 +537,24 @@ def openapi_document(server_url: str = "") -> dict[str, object]:
     """The OpenAPI 3.1 document, with ``server_url`` as its server when given."""
     document: dict[str, object] = {
         "openapi": "3.1.0",
-        "info": {"title": "marketkb", "version": "0.1.0",
-                 "description": "Answers from market commentary with cited passages, article "
-                                "browsing and figure extraction. Errors are "
-                                "application/problem+json."},
+        "info": {
+            "title": "marketkb",
+            "version": "0.1.0",
+            "description": "Answers from market commentary with cited passages, article "
+            "browsing and figure extraction. Errors are "
+            "application/problem+json.",
+        },
         "paths": _PATHS,
-        "components": {"schemas": _SCHEMAS, "securitySchemes": {
-            "bearerAuth": {"type": "http", "scheme": "bearer",
-                           "description": "The server's KB_API_TOKEN"}}},
+        "components": {
+            "schemas": _SCHEMAS,
+            "securitySchemes": {
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "The server's KB_API_TOKEN",
+                }
+            },
+        },
     }
     if server_url:
         document["servers"] = [{"url": server_url}]

@@ -46,8 +46,19 @@ pages = Blueprint("pages", __name__)
 PER_PAGE = 20
 ANSWER_K = 5
 RELATED_K = 5
-CSV_COLUMNS = ("entity", "metric", "side", "direction", "window", "value", "unit", "text",
-               "qualifier", "as_of", "sentence")
+CSV_COLUMNS = (
+    "entity",
+    "metric",
+    "side",
+    "direction",
+    "window",
+    "value",
+    "unit",
+    "text",
+    "qualifier",
+    "as_of",
+    "sentence",
+)
 _MARKER = re.compile(r"\[(\d+)\]")
 
 
@@ -59,11 +70,14 @@ def answer_data(question: str, k: int = ANSWER_K) -> dict[str, object]:
     from kb.store import Filters
 
     if not question:
-        raise KbError("Type a question to ask, for example: Which exchange saw the most long "
-                      "liquidations?")
+        raise KbError(
+            "Type a question to ask, for example: Which exchange saw the most long liquidations?"
+        )
     if len(question) > MAX_QUESTION_CHARS:
-        raise KbError(f"The question is {len(question)} characters long; at most "
-                      f"{MAX_QUESTION_CHARS} are accepted.")
+        raise KbError(
+            f"The question is {len(question)} characters long; at most "
+            f"{MAX_QUESTION_CHARS} are accepted."
+        )
     body, _ = state().answers.answer(question, k, Filters())
     return json.loads(body)
 
@@ -97,20 +111,25 @@ def extract_data(text: str | None, url: str | None) -> dict[str, object]:
     """Figures of pasted text or HTML, or of a fetched page, as ``/api/extract`` returns them."""
     text, url = (text or "").strip(), (url or "").strip()
     if bool(text) == bool(url):
-        raise KbError("Paste some commentary or give the URL of a page, not both and not "
-                      "neither.")
+        raise KbError("Paste some commentary or give the URL of a page, not both and not neither.")
     title = None
     if url:
         article = fetch_article(http_url(url, "The URL"))
         title, body = article.title, article.body
     else:
         if len(text) > MAX_EXTRACT_CHARS:
-            raise KbError(f"The text is {len(text):,} characters long; at most "
-                          f"{MAX_EXTRACT_CHARS:,} are accepted.", status=413)
+            raise KbError(
+                f"The text is {len(text):,} characters long; at most "
+                f"{MAX_EXTRACT_CHARS:,} are accepted.",
+                status=413,
+            )
         # Sniffed like an upload: a pasted HTML page gives its article body, text stays as is.
         body = commentary_text(text.encode("utf-8"), name="pasted")
-    return {"title": title, "url": url or None,
-            "facts": [fact.to_dict() for fact in extract_facts(body, load_gazetteer())]}
+    return {
+        "title": title,
+        "url": url or None,
+        "facts": [fact.to_dict() for fact in extract_facts(body, load_gazetteer())],
+    }
 
 
 def facts_csv(facts: list[dict[str, object]]) -> str:
@@ -128,12 +147,12 @@ def facts_csv(facts: list[dict[str, object]]) -> str:
 
 def linked_answer(text: str, numbers: set[int]) -> Markup:
     """The answer text, escaped, with each [n] marker linking to citation n below it."""
+
     def link(match: re.Match[str]) -> str:
         n = int(match.group(1))
         if n not in numbers:
             return match.group(0)
-        return (f'<a class="cite-ref" href="#cite-{n}" aria-label="citation {n}">'
-                f"[{n}]</a>")
+        return f'<a class="cite-ref" href="#cite-{n}" aria-label="citation {n}">[{n}]</a>'
 
     return Markup(_MARKER.sub(link, str(escape(text))))
 
@@ -143,8 +162,9 @@ def highlighted(text: str, span: list[int] | None) -> Markup:
     if not span or len(span) != 2 or not 0 <= span[0] < span[1] <= len(text):
         return escape(text)
     start, end = span
-    return Markup(f"{escape(text[:start])}<mark>{escape(text[start:end])}</mark>"
-                  f"{escape(text[end:])}")
+    return Markup(
+        f"{escape(text[:start])}<mark>{escape(text[start:end])}</mark>{escape(text[end:])}"
+    )
 
 
 def paragraphs(body: str) -> list[str]:
@@ -199,32 +219,47 @@ def ask() -> tuple[str, int] | str:
     try:
         answer = answer_data(question)
     except KbError as error:
-        return render_template("ask.html", question=question, answer=None,
-                               error=error.detail), error.status
+        return render_template(
+            "ask.html", question=question, answer=None, error=error.detail
+        ), error.status
     numbers = {c["n"] for c in answer["citations"]}
     figures = answer["facts"] or cited_figures(answer)
-    return render_template("ask.html", question=question, answer=answer,
-                           answer_html=linked_answer(answer["answer"], numbers),
-                           figures=figures, from_passages=not answer["facts"],
-                           chart=_chart(figures), highlighted=highlighted)
+    return render_template(
+        "ask.html",
+        question=question,
+        answer=answer,
+        answer_html=linked_answer(answer["answer"], numbers),
+        figures=figures,
+        from_passages=not answer["facts"],
+        chart=_chart(figures),
+        highlighted=highlighted,
+    )
 
 
 @pages.get("/articles")
 def articles() -> tuple[str, int] | str:
     """Stored articles newest first, filtered by source, date range and entity, paginated."""
-    form = {name: (request.args.get(name) or "").strip()
-            for name in ("source", "since", "until", "entity")}
+    form = {
+        name: (request.args.get(name) or "").strip()
+        for name in ("source", "since", "until", "entity")
+    }
     try:
         page = int_param("page", 1, 1, 1_000_000)
         filters = listing_filters()
     except KbError as error:
-        return render_template("articles.html", form=form, items=[], total=0, page=1,
-                               pages=0, error=error.detail), error.status
+        return render_template(
+            "articles.html", form=form, items=[], total=0, page=1, pages=0, error=error.detail
+        ), error.status
     found, total = find_articles(state().kb, filters, None, (page - 1) * PER_PAGE, PER_PAGE)
     items = [{**article_summary(s), "snippet": _snippet(s.article.body)} for s in found]
     last = max(1, math.ceil(total / PER_PAGE))
     return render_template(
-        "articles.html", form=form, items=items, total=total, page=page, pages=last,
+        "articles.html",
+        form=form,
+        items=items,
+        total=total,
+        page=page,
+        pages=last,
         prev_url=_page_url(page - 1) if page > 1 else None,
         next_url=_page_url(page + 1) if page < last else None,
         filtered=any(form.values()),
@@ -240,8 +275,12 @@ def _snippet(body: str, limit: int = 220) -> str:
 def article(article_id: str) -> str:
     """One article: body, figures, Q&A, teasers and related articles."""
     data = article_data(article_id)
-    return render_template("article.html", article=data, paragraphs=paragraphs(data["body"]),
-                           chart=_chart(data["facts"]))
+    return render_template(
+        "article.html",
+        article=data,
+        paragraphs=paragraphs(data["body"]),
+        chart=_chart(data["facts"]),
+    )
 
 
 @pages.route("/extract", methods=["GET", "POST"])
@@ -255,10 +294,12 @@ def extract() -> tuple[str, int] | str:
     except (KbError, IngestError) as error:
         detail = error.detail if isinstance(error, KbError) else str(error)
         status = error.status if 400 <= error.status < 600 else 400
-        return render_template("extract.html", text=text, url=url, result=None,
-                               error=detail), status
-    return render_template("extract.html", text=text, url=url, result=result,
-                           chart=_chart(result["facts"]))
+        return render_template(
+            "extract.html", text=text, url=url, result=None, error=detail
+        ), status
+    return render_template(
+        "extract.html", text=text, url=url, result=result, chart=_chart(result["facts"])
+    )
 
 
 def _extract_input() -> tuple[str, str]:
@@ -270,8 +311,11 @@ def _extract_input() -> tuple[str, str]:
 def extract_csv() -> Response:
     """The figures of the submitted text or URL as a CSV download."""
     result = extract_data(*_extract_input())
-    return Response(facts_csv(result["facts"]), mimetype="text/csv",
-                    headers={"Content-Disposition": 'attachment; filename="figures.csv"'})
+    return Response(
+        facts_csv(result["facts"]),
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="figures.csv"'},
+    )
 
 
 @pages.route("/extract.json", methods=["GET", "POST"])
@@ -279,8 +323,11 @@ def extract_json() -> Response:
     """The figures of the submitted text or URL as a JSON download."""
     result = extract_data(*_extract_input())
     body = json.dumps(result, ensure_ascii=False, indent=2, default=str)
-    return Response(body, mimetype="application/json",
-                    headers={"Content-Disposition": 'attachment; filename="figures.json"'})
+    return Response(
+        body,
+        mimetype="application/json",
+        headers={"Content-Disposition": 'attachment; filename="figures.json"'},
+    )
 
 
 # -- errors ------------------------------------------------------------------------------------
@@ -298,8 +345,11 @@ def error_page(status: int, message: str) -> tuple[str, int]:
 @pages.errorhandler(KbError)
 def _kb_error(error: KbError) -> tuple[str, int]:
     if error.status == 404:
-        return error_page(404, "There is no article with that id. It may have been deleted, "
-                               "or the link may be mistyped.")
+        return error_page(
+            404,
+            "There is no article with that id. It may have been deleted, "
+            "or the link may be mistyped.",
+        )
     return error_page(error.status, error.detail)
 
 
@@ -318,5 +368,8 @@ def _unexpected(error: Exception) -> tuple[str, int]:
     if isinstance(error, HTTPException):
         return _http_error(error)
     log.exception("unhandled error on %s %s", request.method, request.path)
-    return error_page(500, "Something went wrong on the server while building this page. "
-                           "It has been logged; please try again.")
+    return error_page(
+        500,
+        "Something went wrong on the server while building this page. "
+        "It has been logged; please try again.",
+    )

@@ -52,8 +52,11 @@ def _kb() -> KnowledgeBase:
 
 
 def _json(data: object, status: int = 200) -> Response:
-    return current_app.response_class(json.dumps(data, ensure_ascii=False, default=str),
-                                      status=status, mimetype="application/json")
+    return current_app.response_class(
+        json.dumps(data, ensure_ascii=False, default=str),
+        status=status,
+        mimetype="application/json",
+    )
 
 
 # -- parameters ------------------------------------------------------------------------------
@@ -83,8 +86,10 @@ def date_param(name: str) -> str | None:
             return date.fromisoformat(raw).isoformat()
         return datetime.fromisoformat(raw.replace("Z", "+00:00")).isoformat()
     except ValueError:
-        raise KbError(f"{name} must be a date as YYYY-MM-DD or an ISO 8601 date-time "
-                      f"(2024-05-01T12:00:00Z), got {raw!r}") from None
+        raise KbError(
+            f"{name} must be a date as YYYY-MM-DD or an ISO 8601 date-time "
+            f"(2024-05-01T12:00:00Z), got {raw!r}"
+        ) from None
 
 
 def choice_param(name: str, allowed: Iterable[str]) -> str | None:
@@ -117,8 +122,10 @@ def date_filters() -> Filters:
 def json_body() -> dict:
     """The request's JSON object; 415 for another content type, 400 for malformed JSON."""
     if not request.is_json:
-        raise KbError(f"expected Content-Type application/json, got "
-                      f"{request.mimetype or 'none'!r}", status=415)
+        raise KbError(
+            f"expected Content-Type application/json, got {request.mimetype or 'none'!r}",
+            status=415,
+        )
     raw = request.get_data(cache=True)
     try:
         data = json.loads(raw)
@@ -167,10 +174,18 @@ def _source_options() -> SourceOptions:
 def article_summary(stored: StoredArticle) -> dict[str, object]:
     """An article's metadata without its body."""
     a = stored.article
-    return {"id": stored.id, "url": a.url, "title": a.title, "source": a.source,
-            "author": a.author, "published": a.published, "updated": a.updated,
-            "language": a.language, "ingested_at": stored.ingested_at,
-            "changed_at": stored.changed_at}
+    return {
+        "id": stored.id,
+        "url": a.url,
+        "title": a.title,
+        "source": a.source,
+        "author": a.author,
+        "published": a.published,
+        "updated": a.updated,
+        "language": a.language,
+        "ingested_at": stored.ingested_at,
+        "changed_at": stored.changed_at,
+    }
 
 
 # -- routes ------------------------------------------------------------------------------------
@@ -191,8 +206,9 @@ def ask() -> Response:
     """Answer a question with cited passages."""
     question = " ".join((request.args.get("q") or "").split())
     if not question:
-        raise KbError("q is required: the question to answer, e.g. ?q=Which+exchange+led+"
-                      "long+liquidations")
+        raise KbError(
+            "q is required: the question to answer, e.g. ?q=Which+exchange+led+long+liquidations"
+        )
     if len(question) > MAX_QUESTION_CHARS:
         raise KbError(f"q must be at most {MAX_QUESTION_CHARS} characters, got {len(question)}")
     k = int_param("k", 5, 1, MAX_K)
@@ -221,8 +237,10 @@ def ingest() -> Response:
 
 def _json_items(data: dict) -> list[Article | IngestError]:
     if ("articles" in data) == ("urls" in data):
-        raise KbError("the body must have exactly one of 'articles' (a list of {url, title, "
-                      "text, published?, source?, author?}) or 'urls' (a list of http(s) URLs)")
+        raise KbError(
+            "the body must have exactly one of 'articles' (a list of {url, title, "
+            "text, published?, source?, author?}) or 'urls' (a list of http(s) URLs)"
+        )
     if "urls" in data:
         urls = data["urls"]
         if not isinstance(urls, list) or not 1 <= len(urls) <= MAX_URLS:
@@ -231,8 +249,9 @@ def _json_items(data: dict) -> list[Article | IngestError]:
         return list(read_sources(checked, _source_options()))
     records = data["articles"]
     if not isinstance(records, list) or not 1 <= len(records) <= MAX_ARTICLES:
-        raise KbError(f"'articles' must be a list of 1 to {MAX_ARTICLES} objects with url, "
-                      "title and text")
+        raise KbError(
+            f"'articles' must be a list of 1 to {MAX_ARTICLES} objects with url, title and text"
+        )
     items: list[Article | IngestError] = []
     for i, record in enumerate(records):
         try:
@@ -245,8 +264,10 @@ def _json_items(data: dict) -> list[Article | IngestError]:
 def _uploaded_items() -> list[Article | IngestError]:
     files = request.files.getlist("file")
     if not files:
-        raise KbError("multipart uploads need one or more parts named 'file' (HTML, .html.gz, "
-                      "saved page text or JSONL)")
+        raise KbError(
+            "multipart uploads need one or more parts named 'file' (HTML, .html.gz, "
+            "saved page text or JSONL)"
+        )
     items: list[Article | IngestError] = []
     for number, upload in enumerate(files, start=1):
         name = upload.filename or f"upload-{number}"
@@ -270,8 +291,10 @@ def extract() -> Response:
     if name != "url" and (not isinstance(value, str) or not value.strip()):
         raise KbError(f"'{name}' must be a non-empty string")
     if name != "url" and len(value) > MAX_EXTRACT_CHARS:
-        raise KbError(f"'{name}' must be at most {MAX_EXTRACT_CHARS:,} characters, "
-                      f"got {len(value):,}", status=413)
+        raise KbError(
+            f"'{name}' must be at most {MAX_EXTRACT_CHARS:,} characters, got {len(value):,}",
+            status=413,
+        )
     title = None
     if name == "text":
         text = value
@@ -313,8 +336,14 @@ def list_articles() -> Response:
     filters = listing_filters()
     q = text_param("q", MAX_QUESTION_CHARS)
     found, total = find_articles(_kb(), filters, q, (page - 1) * per_page, per_page)
-    return _json({"articles": [article_summary(s) for s in found], "total": total,
-                  "page": page, "per_page": per_page})
+    return _json(
+        {
+            "articles": [article_summary(s) for s in found],
+            "total": total,
+            "page": page,
+            "per_page": per_page,
+        }
+    )
 
 
 def listing_filters() -> Filters:
@@ -326,15 +355,17 @@ def listing_filters() -> Filters:
     return filters
 
 
-def find_articles(kb: KnowledgeBase, filters: Filters, q: str | None, offset: int,
-                  limit: int) -> tuple[list[StoredArticle], int]:
+def find_articles(
+    kb: KnowledgeBase, filters: Filters, q: str | None, offset: int, limit: int
+) -> tuple[list[StoredArticle], int]:
     """A page of articles newest first, with the total; ``q`` keeps those whose words match."""
     query_ids = None
     if q:
         hits = kb.store.keyword_search(q, KEYWORD_DEPTH, filters)
         passages = kb.store.get_passages(pid for pid, _ in hits)
-        query_ids = list(dict.fromkeys(passages[pid].passage.article_id
-                                       for pid, _ in hits if pid in passages))
+        query_ids = list(
+            dict.fromkeys(passages[pid].passage.article_id for pid, _ in hits if pid in passages)
+        )
         if not query_ids:
             return [], 0
     return kb.store.list_articles(filters, offset, limit, query_ids=query_ids)
@@ -399,10 +430,15 @@ def list_facts() -> Response:
 
     filters = date_filters()
     query = FactQuery(
-        entity=text_param("entity"), metric=choice_param("metric", METRICS),
-        side=choice_param("side", SIDES), direction=choice_param("direction", DIRECTIONS),
-        window=choice_param("window", WINDOWS), since=filters.since, until=filters.until,
-        source=filters.source, limit=int_param("limit", 1000, 1, MAX_FACTS_LIMIT),
+        entity=text_param("entity"),
+        metric=choice_param("metric", METRICS),
+        side=choice_param("side", SIDES),
+        direction=choice_param("direction", DIRECTIONS),
+        window=choice_param("window", WINDOWS),
+        since=filters.since,
+        until=filters.until,
+        source=filters.source,
+        limit=int_param("limit", 1000, 1, MAX_FACTS_LIMIT),
     )
     group_by = choice_param("group_by", GROUP_BY)
     found = find_facts(_kb().store, query)

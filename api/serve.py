@@ -42,8 +42,13 @@ class RequestLog:
             return self.app(environ, recording_start_response)
         finally:
             ms = (time.perf_counter() - started) * 1000
-            self.logger.info("%s %s %s %.1fms", environ.get("REQUEST_METHOD", "-"),
-                             environ.get("PATH_INFO", "-"), status[0], ms)
+            self.logger.info(
+                "%s %s %s %.1fms",
+                environ.get("REQUEST_METHOD", "-"),
+                environ.get("PATH_INFO", "-"),
+                status[0],
+                ms,
+            )
 
 
 def ingest_sample_if_empty(kb: KnowledgeBase, sample: Path = SAMPLE_CORPUS) -> int:
@@ -68,19 +73,25 @@ def serve(settings: dict[str, object]) -> None:
 
     request_log.setLevel(logging.INFO)
     if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.WARNING,
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.basicConfig(
+            level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
     app = create_app(settings)
     kb: KnowledgeBase = app.extensions[EXTENSION].kb
     warm_up(kb)
     if not settings.get("no_sample"):
         ingest_sample_if_empty(kb)
-    server = create_server(RequestLog(app), host=str(settings["host"]),
-                           port=int(settings["port"]), threads=int(settings["threads"]),
-                           ident="marketkb")
+    server = create_server(
+        RequestLog(app),
+        host=str(settings["host"]),
+        port=int(settings["port"]),
+        threads=int(settings["threads"]),
+        ident="marketkb",
+    )
     host, port = settings["host"], server.effective_port
-    print(f"marketkb serving {kb.stats()['articles']} articles on http://{host}:{port}/",
-          flush=True)
+    print(
+        f"marketkb serving {kb.stats()['articles']} articles on http://{host}:{port}/", flush=True
+    )
     try:
         server.run()
     except KeyboardInterrupt:

@@ -45,9 +45,11 @@ def machine() -> str:
         pass
     import torch
 
-    return (f"{platform.platform()}; {model}; {os.cpu_count()} CPUs (torch threads "
-            f"{torch.get_num_threads()}); Python {platform.python_version()}; torch "
-            f"{torch.__version__}; load average {os.getloadavg()[0]:.1f}")
+    return (
+        f"{platform.platform()}; {model}; {os.cpu_count()} CPUs (torch threads "
+        f"{torch.get_num_threads()}); Python {platform.python_version()}; torch "
+        f"{torch.__version__}; load average {os.getloadavg()[0]:.1f}"
+    )
 
 
 def questions() -> list[str]:
@@ -58,6 +60,7 @@ def questions() -> list[str]:
 
 def latency(run_one: object, texts: list[str]) -> dict[str, float]:
     """p50/p99 ms of first (uncached) queries, and p50 of a repeat of the same queries."""
+
     def timed(text: str) -> float:
         start = time.perf_counter()
         run_one(text)
@@ -65,9 +68,11 @@ def latency(run_one: object, texts: list[str]) -> dict[str, float]:
 
     first = sorted(timed(t) for t in texts)
     again = sorted(timed(t) for t in texts)
-    return {"p50_ms": statistics.median(first),
-            "p99_ms": first[min(len(first) - 1, int(0.99 * len(first)))],
-            "repeat_p50_ms": statistics.median(again)}
+    return {
+        "p50_ms": statistics.median(first),
+        "p99_ms": first[min(len(first) - 1, int(0.99 * len(first)))],
+        "repeat_p50_ms": statistics.median(again),
+    }
 
 
 def worker_kb(data_dir: Path) -> dict:
@@ -83,9 +88,14 @@ def worker_kb(data_dir: Path) -> dict:
     results = kb.ingest(read_sources([str(CORPUS)]))
     done = time.perf_counter()
     statuses = {s: sum(r.status == s for r in results) for s in {r.status for r in results}}
-    return {"load_s": loaded - started, "ingest_s": done - loaded, "statuses": statuses,
-            **kb.stats(), "path": kb.embedder.query_path,
-            "search": latency(lambda q: search(kb, q, k=10), questions())}
+    return {
+        "load_s": loaded - started,
+        "ingest_s": done - loaded,
+        "statuses": statuses,
+        **kb.stats(),
+        "path": kb.embedder.query_path,
+        "search": latency(lambda q: search(kb, q, k=10), questions()),
+    }
 
 
 def worker_txtai(data_dir: Path, model_folder: Path) -> dict:
@@ -99,22 +109,40 @@ def worker_txtai(data_dir: Path, model_folder: Path) -> dict:
     embeddings = Embeddings(path=str(model_folder), content=True)
     embeddings.transform("warm up")  # loads the model
     loaded = time.perf_counter()
-    embeddings.index((r["id"], {"text": r["text"], "title": r.get("title") or "",
-                                "url": r["url"]}, None) for r in records)
+    embeddings.index(
+        (r["id"], {"text": r["text"], "title": r.get("title") or "", "url": r["url"]}, None)
+        for r in records
+    )
     embeddings.save(str(data_dir / "txtai"))
     done = time.perf_counter()
-    return {"load_s": loaded - started, "ingest_s": done - loaded, "articles": embeddings.count(),
-            "passages": embeddings.count(),
-            "search": latency(lambda q: embeddings.search(q, 10), questions())}
+    return {
+        "load_s": loaded - started,
+        "ingest_s": done - loaded,
+        "articles": embeddings.count(),
+        "passages": embeddings.count(),
+        "search": latency(lambda q: embeddings.search(q, 10), questions()),
+    }
 
 
 def run_worker(kind: str, data_dir: Path, model_folder: Path) -> dict:
     """Run one measurement in a fresh interpreter; add its wall time and peak RSS."""
     started = time.perf_counter()
     output = subprocess.run(
-        [sys.executable, __file__, "--worker", kind, "--data-dir", str(data_dir),
-         "--model-folder", str(model_folder)],
-        capture_output=True, text=True, check=False, cwd=ROOT)
+        [
+            sys.executable,
+            __file__,
+            "--worker",
+            kind,
+            "--data-dir",
+            str(data_dir),
+            "--model-folder",
+            str(model_folder),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
     wall = time.perf_counter() - started
     if output.returncode != 0:
         raise SystemExit(f"{kind} run failed:\n{output.stdout[-3000:]}\n{output.stderr[-3000:]}")
@@ -138,7 +166,8 @@ def report(name: str, runs: list[dict]) -> dict:
     pick = sorted(runs, key=lambda r: r["ingest_s"])[len(runs) // 2]
     articles = pick["articles"]
     figures = {
-        "ingest_s": pick["ingest_s"], "wall_s": pick["wall_s"],
+        "ingest_s": pick["ingest_s"],
+        "wall_s": pick["wall_s"],
         "articles_per_s": articles / pick["ingest_s"],
         "passages_per_s": pick["passages"] / pick["ingest_s"],
         "end_to_end_articles_per_s": articles / pick["wall_s"],
@@ -146,13 +175,15 @@ def report(name: str, runs: list[dict]) -> dict:
     }
     search = pick["search"]
     extra = f", encoding path {pick['path']}" if pick.get("path") else ""
-    print(f"{name:8} ingest {figures['ingest_s']:6.1f} s  {figures['articles_per_s']:6.1f} "
-          f"articles/s  {figures['passages_per_s']:6.1f} passages/s  | process wall "
-          f"{figures['wall_s']:5.1f} s ({figures['end_to_end_articles_per_s']:.1f} articles/s, "
-          f"model load {pick['load_s']:.1f} s)  | peak RSS {figures['peak_rss_mb']:.0f} MB  | "
-          f"search p50 {search['p50_ms']:.1f} ms p99 {search['p99_ms']:.1f} ms, repeated "
-          f"p50 {search['repeat_p50_ms']:.2f} ms  | {articles} articles, {pick['passages']} "
-          f"passages{extra}")
+    print(
+        f"{name:8} ingest {figures['ingest_s']:6.1f} s  {figures['articles_per_s']:6.1f} "
+        f"articles/s  {figures['passages_per_s']:6.1f} passages/s  | process wall "
+        f"{figures['wall_s']:5.1f} s ({figures['end_to_end_articles_per_s']:.1f} articles/s, "
+        f"model load {pick['load_s']:.1f} s)  | peak RSS {figures['peak_rss_mb']:.0f} MB  | "
+        f"search p50 {search['p50_ms']:.1f} ms p99 {search['p99_ms']:.1f} ms, repeated "
+        f"p50 {search['repeat_p50_ms']:.2f} ms  | {articles} articles, {pick['passages']} "
+        f"passages{extra}"
+    )
     if pick.get("statuses"):
         print(f"         statuses {pick['statuses']}, facts {pick.get('facts')}")
     return figures
@@ -185,22 +216,28 @@ def main() -> int:
         runs: dict[str, list[dict]] = {"marketkb": [], "txtai": []}
         for number in range(args.repeat):
             # Alternate the systems so drifting machine load hits both alike.
-            runs["marketkb"].append(run_worker("kb", fresh_dir(work, f"kb{number}", template),
-                                               model_folder))
+            runs["marketkb"].append(
+                run_worker("kb", fresh_dir(work, f"kb{number}", template), model_folder)
+            )
             if not args.skip_txtai:
-                runs["txtai"].append(run_worker(
-                    "txtai", fresh_dir(work, f"txtai{number}", template), model_folder))
-        print(f"corpus: {CORPUS} ; {args.repeat} run(s) per system, each a fresh process "
-              f"over an empty data directory")
+                runs["txtai"].append(
+                    run_worker("txtai", fresh_dir(work, f"txtai{number}", template), model_folder)
+                )
+        print(
+            f"corpus: {CORPUS} ; {args.repeat} run(s) per system, each a fresh process "
+            f"over an empty data directory"
+        )
         ours = report("marketkb", runs["marketkb"])
         if args.skip_txtai:
             return 0
         peer = report("txtai", runs["txtai"])
         ratio = ours["articles_per_s"] / peer["articles_per_s"]
-        print(f"ratio marketkb/txtai: ingest {ratio:.2f}x articles/s (goal {GOAL_RATIO:.0f}x; "
-              f"txtai quoted here earlier at {TXTAI_MEASURED_HERE} articles/s), process wall "
-              f"{ours['end_to_end_articles_per_s'] / peer['end_to_end_articles_per_s']:.2f}x, "
-              f"peak RSS {ours['peak_rss_mb'] / peer['peak_rss_mb']:.2f}x")
+        print(
+            f"ratio marketkb/txtai: ingest {ratio:.2f}x articles/s (goal {GOAL_RATIO:.0f}x; "
+            f"txtai quoted here earlier at {TXTAI_MEASURED_HERE} articles/s), process wall "
+            f"{ours['end_to_end_articles_per_s'] / peer['end_to_end_articles_per_s']:.2f}x, "
+            f"peak RSS {ours['peak_rss_mb'] / peer['peak_rss_mb']:.2f}x"
+        )
     return 0
 
 

@@ -53,9 +53,11 @@ class Pass:
         rate = done / self.seconds if self.seconds else 0.0
         ms = sorted(x * 1000 for x in self.latencies) or [0.0]
         p99 = ms[min(len(ms) - 1, int(round(0.99 * (len(ms) - 1))))]
-        line = (f"{self.name:<8} {done:>5} ok {len(self.errors):>3} errors  {rate:7.1f} req/s  "
-                f"p50 {statistics.median(ms):6.1f} ms  p99 {p99:6.1f} ms  "
-                f"cache hits {self.cache_hits}")
+        line = (
+            f"{self.name:<8} {done:>5} ok {len(self.errors):>3} errors  {rate:7.1f} req/s  "
+            f"p50 {statistics.median(ms):6.1f} ms  p99 {p99:6.1f} ms  "
+            f"cache hits {self.cache_hits}"
+        )
         if baseline:
             line += f"  ({rate / baseline:.2f}x of baseline throughput)"
         return line
@@ -109,23 +111,40 @@ def build_data_dir(data_dir: Path) -> None:
     if (data_dir / "kb.sqlite3").exists():
         return
     print(f"building {data_dir} from {', '.join(str(s) for s in SOURCES)} ...", flush=True)
-    subprocess.run([sys.executable, "-m", "cli", "--data-dir", str(data_dir), "ingest", "--quiet",
-                    *map(str, SOURCES)], cwd=ROOT, check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cli",
+            "--data-dir",
+            str(data_dir),
+            "ingest",
+            "--quiet",
+            *map(str, SOURCES),
+        ],
+        cwd=ROOT,
+        check=True,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--url", help="Target a running kb serve instead of starting one.")
-    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
-                        help="Data directory to build (once) and serve when --url is not given.")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=DEFAULT_DATA_DIR,
+        help="Data directory to build (once) and serve when --url is not given.",
+    )
     parser.add_argument("--clients", type=int, default=8, help="Concurrent clients.")
     parser.add_argument("--threads", type=int, default=8, help="Server threads (KB_THREADS).")
     parser.add_argument("--repeat", type=int, default=5, help="Warm-pass repeats of each question.")
     parser.add_argument("-k", type=int, default=5, help="k passed to /api/ask.")
     args = parser.parse_args(argv)
 
-    questions = [json.loads(line)["question"] for line in QUESTIONS.read_text().splitlines()
-                 if line.strip()]
+    questions = [
+        json.loads(line)["question"] for line in QUESTIONS.read_text().splitlines() if line.strip()
+    ]
     process = None
     if args.url:
         url = args.url.rstrip("/")
@@ -147,10 +166,14 @@ def main(argv: list[str] | None = None) -> int:
         if process is not None:
             stop_server(process)
 
-    print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs, "
-          f"{platform.processor() or platform.machine()}, Python {platform.python_version()}")
-    print(f"server: {url}, {stats['articles']} articles, {stats['passages']} passages; "
-          f"{args.clients} clients, {len(questions)} dev questions, k={args.k}")
+    print(
+        f"machine: {platform.platform()}, {os.cpu_count()} CPUs, "
+        f"{platform.processor() or platform.machine()}, Python {platform.python_version()}"
+    )
+    print(
+        f"server: {url}, {stats['articles']} articles, {stats['passages']} passages; "
+        f"{args.clients} clients, {len(questions)} dev questions, k={args.k}"
+    )
     base_rate = len(baseline.latencies) / baseline.seconds if baseline.seconds else None
     for result in (baseline, cold, warm):
         print(result.report(None if result is baseline else base_rate))

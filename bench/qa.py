@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import pickle
 import platform
 import statistics
 import sys
@@ -33,8 +32,8 @@ from kb.answer.gold import contains  # noqa: E402
 from kb.answer.training import (  # noqa: E402
     Example,
     build_kb,
+    cached_examples,
     cross_validate,
-    load_examples,
 )
 from kb.knowledge import KnowledgeBase  # noqa: E402
 from kb.search import search  # noqa: E402
@@ -218,15 +217,9 @@ def main() -> int:
     started = time.perf_counter()
     kb = build_kb(Path(args.data_dir), SHARED)
     print(f"data directory ready in {time.perf_counter() - started:.1f} s: {kb.stats()}")
-    cache = Path(args.cache) if args.cache else None
-    if cache is not None and cache.exists():
-        examples = pickle.loads(cache.read_bytes())
-    else:
-        started = time.perf_counter()
-        examples = load_examples(kb, SHARED)
-        print(f"features of {len(examples)} questions in {time.perf_counter() - started:.1f} s")
-        if cache is not None:
-            cache.write_bytes(pickle.dumps(examples))
+    started = time.perf_counter()
+    examples = cached_examples(kb, SHARED, Path(args.cache) if args.cache else None)
+    print(f"features of {len(examples)} questions ready in {time.perf_counter() - started:.1f} s")
     results = cross_validate(kb, examples)
     peers = {} if args.skip_peers else peer_answers(examples, kb)
     report(examples, results, peers, kb, args.show_wrong)

@@ -32,9 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kb.knowledge import KnowledgeBase  # noqa: E402
 from kb.search import CANDIDATES, Rankings, candidates, rankings, search  # noqa: E402
-from kb.search_features import normalised  # noqa: E402
-from kb.search_model import load_fusion  # noqa: E402
-from kb.search_training import (  # noqa: E402
+from kb.search.features import normalised  # noqa: E402
+from kb.search.model import load_fusion  # noqa: E402
+from kb.search.training import (  # noqa: E402
     SHARED,
     C,
     Example,

@@ -140,8 +140,9 @@ def bench_size(n: int, n_queries: int, rng: np.random.Generator) -> dict:
         approx.index.nprobe = nprobe
         found, times = time_searches(approx, queries)
         p50, p99 = percentiles(times)
-        row["sweep"].append({"nprobe": nprobe, "p50_ms": p50, "p99_ms": p99,
-                             "recall10": recall(found, exact_ids)})
+        row["sweep"].append(
+            {"nprobe": nprobe, "p50_ms": p50, "p99_ms": p99, "recall10": recall(found, exact_ids)}
+        )
     approx.index.nprobe = approx.nprobe
     del vectors, exact
     gc.collect()
@@ -150,9 +151,11 @@ def bench_size(n: int, n_queries: int, rng: np.random.Generator) -> dict:
 
 def bench_query_path(approx: VectorIndex, data_dir: Path) -> dict:
     """Dense search with real query embedding: float32 baseline vs the adopted query path."""
-    questions = [json.loads(line)["question"]
-                 for line in (SHARED / "eval" / "dev-questions.jsonl").read_text().splitlines()
-                 if line.strip()]
+    questions = [
+        json.loads(line)["question"]
+        for line in (SHARED / "eval" / "dev-questions.jsonl").read_text().splitlines()
+        if line.strip()
+    ]
     embedder = Embedder(data_dir)
     start = time.perf_counter()
     embedder.encode_query("warm up the model and choose the query path")
@@ -196,23 +199,31 @@ def main() -> None:
     sizes = [parse_size(s) for s in args.sizes.split(",")]
 
     print("machine:", machine())
-    print(f"vectors: synthetic, n/{POINTS_PER_CENTRE} clusters, dim {MODEL_DIM}; k={K}; "
-          f"{args.queries} queries per size; approximate = IVF-Flat (inner product)")
+    print(
+        f"vectors: synthetic, n/{POINTS_PER_CENTRE} clusters, dim {MODEL_DIM}; k={K}; "
+        f"{args.queries} queries per size; approximate = IVF-Flat (inner product)"
+    )
     rng = np.random.default_rng(42)
     started = time.perf_counter()
     largest = None
-    header = (f"{'n':>9} {'kind':>6} {'build s':>8} {'mem MiB':>8} {'nprobe':>6} "
-              f"{'p50 ms':>7} {'p99 ms':>7} {'recall@10':>9} {'speedup':>8}")
+    header = (
+        f"{'n':>9} {'kind':>6} {'build s':>8} {'mem MiB':>8} {'nprobe':>6} "
+        f"{'p50 ms':>7} {'p99 ms':>7} {'recall@10':>9} {'speedup':>8}"
+    )
     print(header)
     for n in sizes:
         row = bench_size(n, args.queries, rng)
-        print(f"{n:>9} {'exact':>6} {row['exact_build_s']:>8.2f} {row['exact_mem_mb']:>8.0f} "
-              f"{'-':>6} {row['exact_p50_ms']:>7.2f} {row['exact_p99_ms']:>7.2f} {1.0:>9.3f} "
-              f"{1.0:>7.2f}x")
+        print(
+            f"{n:>9} {'exact':>6} {row['exact_build_s']:>8.2f} {row['exact_mem_mb']:>8.0f} "
+            f"{'-':>6} {row['exact_p50_ms']:>7.2f} {row['exact_p99_ms']:>7.2f} {1.0:>9.3f} "
+            f"{1.0:>7.2f}x"
+        )
         for s in row["sweep"]:
-            print(f"{n:>9} {'ivf':>6} {row['approx_build_s']:>8.2f} {row['approx_mem_mb']:>8.0f} "
-                  f"{s['nprobe']:>6} {s['p50_ms']:>7.2f} {s['p99_ms']:>7.2f} "
-                  f"{s['recall10']:>9.3f} {row['exact_p50_ms'] / s['p50_ms']:>7.2f}x")
+            print(
+                f"{n:>9} {'ivf':>6} {row['approx_build_s']:>8.2f} {row['approx_mem_mb']:>8.0f} "
+                f"{s['nprobe']:>6} {s['p50_ms']:>7.2f} {s['p99_ms']:>7.2f} "
+                f"{s['recall10']:>9.3f} {row['exact_p50_ms'] / s['p50_ms']:>7.2f}x"
+            )
         print(f"{'':>9} (ivf lists: {row['nlist']}; default nprobe {row['approx'].nprobe})")
         largest = row["approx"]
         sys.stdout.flush()
@@ -220,18 +231,27 @@ def main() -> None:
     if not args.no_model and largest is not None:
         with tempfile.TemporaryDirectory(prefix="marketkb-bench-") as tmp:
             q = bench_query_path(largest, Path(tmp))
-        print(f"\ndense search with query embedding, {q['questions']} dev questions, "
-              f"ivf over {len(largest)} vectors (model load+extract {q['load_s']:.1f}s):")
+        print(
+            f"\ndense search with query embedding, {q['questions']} dev questions, "
+            f"ivf over {len(largest)} vectors (model load+extract {q['load_s']:.1f}s):"
+        )
         print(f"  query embedding float32 (baseline): p50 {q['embed_f32_p50_ms']:.2f} ms")
-        print(f"  adopted query path {q['query_path']}: cosine to float32 min {q['cos_min']:.5f}, "
-              f"mean {q['cos_mean']:.5f}")
-        print(f"  embed + search: p50 {q['total_p50_ms']:.2f} ms, p99 {q['total_p99_ms']:.2f} ms "
-              f"(goal < {TARGET_MS:.0f} ms: {'met' if q['total_p50_ms'] < TARGET_MS else 'MISSED'})"
-              )
-        print(f"  cached query + search: p50 {q['cached_p50_ms']:.2f} ms "
-              f"({q['total_p50_ms'] / q['cached_p50_ms']:.1f}x faster than uncached)")
-    print(f"\ntotal bench time {time.perf_counter() - started:.0f}s; "
-          f"model sha256 {MODEL_SHA256[:12]}…")
+        print(
+            f"  adopted query path {q['query_path']}: cosine to float32 min {q['cos_min']:.5f}, "
+            f"mean {q['cos_mean']:.5f}"
+        )
+        print(
+            f"  embed + search: p50 {q['total_p50_ms']:.2f} ms, p99 {q['total_p99_ms']:.2f} ms "
+            f"(goal < {TARGET_MS:.0f} ms: {'met' if q['total_p50_ms'] < TARGET_MS else 'MISSED'})"
+        )
+        print(
+            f"  cached query + search: p50 {q['cached_p50_ms']:.2f} ms "
+            f"({q['total_p50_ms'] / q['cached_p50_ms']:.1f}x faster than uncached)"
+        )
+    print(
+        f"\ntotal bench time {time.perf_counter() - started:.0f}s; "
+        f"model sha256 {MODEL_SHA256[:12]}…"
+    )
 
 
 if __name__ == "__main__":

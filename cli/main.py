@@ -340,10 +340,9 @@ def ask(
         # The same entity and metric at other dates: the command that lists them all.
         query = parse_qsl(urlsplit(others["url"]).query)
         listing = " ".join(f"--{name} {shlex.quote(value)}" for name, value in query)
-        click.echo(
-            f"{others['count']} other dated figures ({others.get('earlier', 0)} earlier): "
-            f"kb facts {listing}"
-        )
+        before = others.get("earlier")
+        order = f" ({before} earlier)" if before is not None else ""
+        click.echo(f"{others['count']} other dated figures{order}: kb facts {listing}")
     if answer.citations:
         click.echo()
         for citation in answer.citations:

@@ -109,8 +109,9 @@ def _declared_encodings(data: bytes, content_type: str | None) -> list[str]:
     return [c for c in (_codec(label) for label in found) if c]
 
 
-def decode_page(data: bytes, content_type: str | None = None,
-                max_bytes: int = MAX_PAGE_BYTES) -> str:
+def decode_page(
+    data: bytes, content_type: str | None = None, max_bytes: int = MAX_PAGE_BYTES
+) -> str:
     """Decode the bytes of a web page to text, or raise IngestError saying why it is not one."""
     if not data or not data.strip():
         raise IngestError("empty file: the page has no content")

@@ -288,8 +288,9 @@ def extract_body(
     kept, teasers = filter_blocks(blocks, list(titles or []), anchors)
     seen = {_norm(t.title) for t in listed}
     related = listed + [
-        RelatedTeaser(title=b.text.replace("\n", " "),
-                      url=web_url(b.links[0], url) if b.links else None)
+        RelatedTeaser(
+            title=b.text.replace("\n", " "), url=web_url(b.links[0], url) if b.links else None
+        )
         for b in teasers
         if _norm(b.text) not in seen
     ]

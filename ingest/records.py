@@ -13,10 +13,31 @@ _TRACKING_PARAMS = ("utm_", "fbclid", "gclid", "mc_cid", "mc_eid", "ref_src", "c
 
 # The metric vocabulary of shared/eval/FACTS.md: what a fact's figure measures.
 METRICS = (
-    "liquidations", "liquidated_traders", "open_interest", "funding_rate", "long_short_ratio",
-    "price", "price_change", "market_cap", "dominance", "volume", "fund_flow", "aum", "holdings",
-    "purchase", "supply", "tvl", "exploit_loss", "options_notional", "put_call_ratio",
-    "exchange_flow", "exchange_reserve", "transfer", "interest_rate", "inflation", "other",
+    "liquidations",
+    "liquidated_traders",
+    "open_interest",
+    "funding_rate",
+    "long_short_ratio",
+    "price",
+    "price_change",
+    "market_cap",
+    "dominance",
+    "volume",
+    "fund_flow",
+    "aum",
+    "holdings",
+    "purchase",
+    "supply",
+    "tvl",
+    "exploit_loss",
+    "options_notional",
+    "put_call_ratio",
+    "exchange_flow",
+    "exchange_reserve",
+    "transfer",
+    "interest_rate",
+    "inflation",
+    "other",
 )
 
 

@@ -271,8 +271,9 @@ class Embedder:
             encoded = encoded.float().cpu().numpy()
             vectors[chunk] = encoded / np.linalg.norm(encoded, axis=1, keepdims=True).clip(1e-12)
             if progress:
-                logger.info("encoded %d/%d passages", min(start + batch_size, len(order)),
-                            len(order))
+                logger.info(
+                    "encoded %d/%d passages", min(start + batch_size, len(order)), len(order)
+                )
         return vectors
 
     def encode_query(self, text: str) -> np.ndarray:
@@ -352,8 +353,9 @@ class Embedder:
 
         def timed(candidate: Any) -> tuple[float, np.ndarray]:
             start = time.perf_counter()
-            vectors = candidate.encode(batch, batch_size=32, convert_to_tensor=True,
-                                       normalize_embeddings=True)
+            vectors = candidate.encode(
+                batch, batch_size=32, convert_to_tensor=True, normalize_embeddings=True
+            )
             return time.perf_counter() - start, vectors.float().cpu().numpy()
 
         # The probe uses the shared model, so it holds the encode lock like any other caller;
@@ -371,8 +373,11 @@ class Embedder:
                 fast_s = min(fast_s, seconds)
             self._query_model = bf16_model[0].auto_model
             single = np.stack([self._encode_bf16(p) for p in _PROBES])
-        cosine = float(min((exact * fast).sum(axis=1).min(),
-                           (exact[: len(_PROBES)] * single).sum(axis=1).min()))
+        cosine = float(
+            min(
+                (exact * fast).sum(axis=1).min(), (exact[: len(_PROBES)] * single).sum(axis=1).min()
+            )
+        )
         if cosine >= FAST_QUERY_MIN_COSINE and exact_s >= FAST_QUERY_MIN_SPEEDUP * fast_s:
             self._bf16_model = bf16_model
             self.query_path = "bfloat16"
@@ -381,7 +386,11 @@ class Embedder:
             self.query_path = "float32"
         logger.info(
             "encoding path %s (batch of %d: float32 %.0f ms, bfloat16 %.0f ms; min cosine %.5f)",
-            self.query_path, len(batch), exact_s * 1000, fast_s * 1000, cosine,
+            self.query_path,
+            len(batch),
+            exact_s * 1000,
+            fast_s * 1000,
+            cosine,
         )
 
     def model_info(self) -> dict[str, Any]:

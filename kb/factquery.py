@@ -41,8 +41,10 @@ class FactQuery:
             if value is not None and value not in allowed:
                 raise KbError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
         if self.window is not None and not _WINDOW.match(self.window):
-            raise KbError(f"window must be a number and a unit (h, d, w or y), such as "
-                          f"{', '.join(WINDOWS)}; got {self.window!r}")
+            raise KbError(
+                f"window must be a number and a unit (h, d, w or y), such as "
+                f"{', '.join(WINDOWS)}; got {self.window!r}"
+            )
         if not 1 <= self.limit <= 10_000:
             raise KbError(f"limit must be from 1 to 10000, got {self.limit}")
 

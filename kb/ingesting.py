@@ -95,8 +95,11 @@ def store_article(
             result.status = "unchanged"
             return result
         primary = stored.article.url
-        if primary and article.url and canonical_url(article.url) != primary and (
-            overlap(shingles, shingle_hashes(stored.article.body)) >= DUPLICATE_OVERLAP
+        if (
+            primary
+            and article.url
+            and canonical_url(article.url) != primary
+            and (overlap(shingles, shingle_hashes(stored.article.body)) >= DUPLICATE_OVERLAP)
         ):
             # Reached through a copy's URL: the copy stays a copy, the original is not replaced.
             result.status = "duplicate"

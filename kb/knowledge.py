@@ -134,15 +134,21 @@ class KnowledgeBase:
             return f"manifest was unreadable ({error}); rewritten"
         problems = []
         if found.get("schema_version", SCHEMA_VERSION) > SCHEMA_VERSION:
-            problems.append(f"data written by a newer marketkb (schema "
-                            f"{found.get('schema_version')}); upgrade marketkb")
+            problems.append(
+                f"data written by a newer marketkb (schema "
+                f"{found.get('schema_version')}); upgrade marketkb"
+            )
         if found.get("model") != wanted["model"]:
             # The vector index checks the model hash itself and re-embeds on open.
-            problems.append(f"vectors were made by {found.get('model')}; they are re-embedded "
-                            f"with {wanted['model']['name']}")
+            problems.append(
+                f"vectors were made by {found.get('model')}; they are re-embedded "
+                f"with {wanted['model']['name']}"
+            )
         if found.get("chunking") != wanted["chunking"]:
-            problems.append(f"passages were cut with {found.get('chunking')}, settings now say "
-                            f"{wanted['chunking']}; run `kb reindex` to re-cut them")
+            problems.append(
+                f"passages were cut with {found.get('chunking')}, settings now say "
+                f"{wanted['chunking']}; run `kb reindex` to re-cut them"
+            )
         for problem in problems:
             log.warning("%s: %s", path, problem)
         return "; ".join(problems) or None
@@ -198,8 +204,11 @@ class KnowledgeBase:
 
     def _open_indexes(self) -> None:
         self._remove_stale_temp_files()
-        open_args = {"dim": MODEL_DIM, "model_sha": MODEL_SHA256,
-                     "approx_threshold": self.approx_threshold}
+        open_args = {
+            "dim": MODEL_DIM,
+            "model_sha": MODEL_SHA256,
+            "approx_threshold": self.approx_threshold,
+        }
         passages = VectorIndex.open(self.data_dir / PASSAGE_INDEX_FILE, **open_args)
         articles = VectorIndex.open(self.data_dir / ARTICLE_INDEX_FILE, **open_args)
         self._passages, self._articles = passages, articles
@@ -227,8 +236,12 @@ class KnowledgeBase:
             touched = {p.passage.article_id for p in self.store.get_passages(missing).values()}
             todo = touched | {a for vid, a in wanted.items() if vid not in held_articles}
             self._refresh_article_vectors(todo)
-            changes = {"passages_added": len(missing), "passages_removed": len(orphans),
-                       "articles_removed": len(stale_articles), "articles_refreshed": len(todo)}
+            changes = {
+                "passages_added": len(missing),
+                "passages_removed": len(orphans),
+                "articles_removed": len(stale_articles),
+                "articles_refreshed": len(todo),
+            }
             if any(changes.values()) or passages.open_problem or articles.open_problem:
                 log.info("vector index repaired: %s", changes)
                 self._save_indexes()
@@ -240,8 +253,10 @@ class KnowledgeBase:
         found = self.store.get_passages(passage_ids)
         # Longest first, in slices: each slice pads to similar lengths, and searches get the model
         # between slices.
-        ids = sorted((pid for pid in passage_ids if pid in found),
-                     key=lambda pid: -len(found[pid].passage.text))
+        ids = sorted(
+            (pid for pid in passage_ids if pid in found),
+            key=lambda pid: -len(found[pid].passage.text),
+        )
         for start in range(0, len(ids), ENCODE_SLICE):
             piece = ids[start : start + ENCODE_SLICE]
             vectors = self.embedder.encode_passages([found[pid].passage.text for pid in piece])
@@ -271,8 +286,9 @@ class KnowledgeBase:
 
     # -- ingest ----------------------------------------------------------------------------------
 
-    def ingest(self, items: Iterable[Article | IngestError],
-               progress: Progress | None = None) -> list[IngestResult]:
+    def ingest(
+        self, items: Iterable[Article | IngestError], progress: Progress | None = None
+    ) -> list[IngestResult]:
         """Store each article (or record each error), embedding new passages in batches."""
         self.passage_index()
         results: list[IngestResult] = []
@@ -325,8 +341,9 @@ class KnowledgeBase:
             ids = self.store.article_ids()
             for number, article_id in enumerate(ids, start=1):
                 stored = self.store.get_article(article_id)
-                rewrite_article(self.store, article_id, stored, self.chunk_settings,
-                                self.count_tokens)
+                rewrite_article(
+                    self.store, article_id, stored, self.chunk_settings, self.count_tokens
+                )
                 if progress:
                     progress(number, len(ids))
             for name in (PASSAGE_INDEX_FILE, ARTICLE_INDEX_FILE):
@@ -335,8 +352,11 @@ class KnowledgeBase:
             self._write_manifest(self._manifest())
             self.manifest_warning = None
             self._passages = self._articles = None
-            open_args = {"dim": MODEL_DIM, "model_sha": MODEL_SHA256,
-                         "approx_threshold": self.approx_threshold}
+            open_args = {
+                "dim": MODEL_DIM,
+                "model_sha": MODEL_SHA256,
+                "approx_threshold": self.approx_threshold,
+            }
             self._passages = VectorIndex.open(self.data_dir / PASSAGE_INDEX_FILE, **open_args)
             self._articles = VectorIndex.open(self.data_dir / ARTICLE_INDEX_FILE, **open_args)
             changes = self.repair(progress=None)
@@ -358,13 +378,19 @@ class KnowledgeBase:
             held = set(self._passages.ids().tolist())
             stored = self.store.passage_ids()
             if missing := stored - held:
-                problems.append(f"{len(missing)} stored passages have no vector, e.g. "
-                                f"{sorted(missing)[:5]}")
+                problems.append(
+                    f"{len(missing)} stored passages have no vector, e.g. {sorted(missing)[:5]}"
+                )
             if orphans := held - stored:
-                problems.append(f"{len(orphans)} vectors belong to no stored passage, e.g. "
-                                f"{sorted(orphans)[:5]}")
-            with_passages = {article_vector_id(a) for a in self.store.article_ids()
-                             if self.store.article_passage_ids(a)}
+                problems.append(
+                    f"{len(orphans)} vectors belong to no stored passage, e.g. "
+                    f"{sorted(orphans)[:5]}"
+                )
+            with_passages = {
+                article_vector_id(a)
+                for a in self.store.article_ids()
+                if self.store.article_passage_ids(a)
+            }
             held_articles = set(self._articles.ids().tolist())
             if lacking := with_passages - held_articles:
                 problems.append(f"{len(lacking)} articles have no article vector")
@@ -372,8 +398,9 @@ class KnowledgeBase:
                 problems.append(f"{len(extra)} article vectors belong to no stored article")
             return problems
 
-    def nearest_passages(self, vector: np.ndarray, k: int,
-                         allowed_ids: set[int] | None = None) -> list[tuple[int, float]]:
+    def nearest_passages(
+        self, vector: np.ndarray, k: int, allowed_ids: set[int] | None = None
+    ) -> list[tuple[int, float]]:
         """(passage id, cosine) of the ``k`` passages nearest ``vector``, best first."""
         index = self.passage_index()
         with self._lock:

@@ -299,8 +299,9 @@ class VectorIndex:
             result = keep if keep is not None else empty
             result.open_problem = problem
             action = "keeping its vectors" if keep is not None else "starting empty"
-            logger.warning("vector index %s: %s; %s, reconcile it with the store", path, problem,
-                           action)
+            logger.warning(
+                "vector index %s: %s; %s, reconcile it with the store", path, problem, action
+            )
             return result
 
         mpath = manifest_path(path)

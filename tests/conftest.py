@@ -73,8 +73,9 @@ def embedder(model_data_dir: Path) -> Embedder:
 
 
 @pytest.fixture(scope="session")
-def built_kb_dir(tmp_path_factory: pytest.TempPathFactory, model_data_dir: Path,
-                 embedder: Embedder) -> Path:
+def built_kb_dir(
+    tmp_path_factory: pytest.TempPathFactory, model_data_dir: Path, embedder: Embedder
+) -> Path:
     """A data directory holding the shared corpus and the seed page, built once per session.
 
     Treat it as read-only: copy it (``copy_data_dir``) before writing.
@@ -112,27 +113,44 @@ class LiveServer:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
 
-def start_server(data_dir: Path, log_path: Path, env: dict[str, str]
-                 ) -> tuple[subprocess.Popen, int]:
+def start_server(
+    data_dir: Path, log_path: Path, env: dict[str, str]
+) -> tuple[subprocess.Popen, int]:
     """Start ``python -m cli serve`` on a free port with its output going to ``log_path``."""
     port = free_port()
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "cli", "--data-dir", str(data_dir), "serve",
-             "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "cli",
+                "--data-dir",
+                str(data_dir),
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     return process, port
 
 
-def wait_until_healthy(process: subprocess.Popen, base_url: str, log_path: Path,
-                       timeout: float = SERVER_START_TIMEOUT) -> None:
+def wait_until_healthy(
+    process: subprocess.Popen, base_url: str, log_path: Path, timeout: float = SERVER_START_TIMEOUT
+) -> None:
     """Poll /api/health until it answers; fail with the server's output if it never does."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            pytest.fail(f"kb serve exited with {process.returncode}:\n"
-                        f"{log_path.read_text(errors='replace')}")
+            pytest.fail(
+                f"kb serve exited with {process.returncode}:\n"
+                f"{log_path.read_text(errors='replace')}"
+            )
         try:
             with urllib.request.urlopen(base_url + "/api/health", timeout=2) as response:
                 if response.status == 200:
@@ -140,8 +158,9 @@ def wait_until_healthy(process: subprocess.Popen, base_url: str, log_path: Path,
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             pass
         time.sleep(0.25)
-    pytest.fail(f"kb serve did not answer within {timeout:.0f} s:\n"
-                f"{log_path.read_text(errors='replace')}")
+    pytest.fail(
+        f"kb serve did not answer within {timeout:.0f} s:\n{log_path.read_text(errors='replace')}"
+    )
 
 
 def stop_server(process: subprocess.Popen) -> None:
@@ -156,8 +175,9 @@ def stop_server(process: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="session")
-def live_server(built_kb_dir: Path, tmp_path_factory: pytest.TempPathFactory
-                ) -> Iterator[LiveServer]:
+def live_server(
+    built_kb_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
     """``kb serve`` over a copy of the built data directory, with a token and private URLs."""
     work = tmp_path_factory.mktemp("live-server")
     data_dir = copy_data_dir(built_kb_dir, work / "data")

@@ -21,18 +21,36 @@ def intent(question: str):
     return read_question(question, GAZETTEER, date(2026, 6, 15))
 
 
-def sentence(text: str, order: int = 0, facts: list[Fact] | None = None,
-             article: Article | None = None) -> Sentence:
+def sentence(
+    text: str, order: int = 0, facts: list[Fact] | None = None, article: Article | None = None
+) -> Sentence:
     article = article or Article("a1", 0, 1.0, 0.7, {1}, "2026-01-29", terms_of(text))
-    return Sentence(text, article, order, 1, (0, len(text)), 0, facts or [],
-                    names_in(text, GAZETTEER), terms_of(text))
+    return Sentence(
+        text,
+        article,
+        order,
+        1,
+        (0, len(text)),
+        0,
+        facts or [],
+        names_in(text, GAZETTEER),
+        terms_of(text),
+    )
 
 
-def fact(text: str, sentence_text: str, value: float, unit: str, metric: str = "other",
-         entity: str | None = None, side: str | None = None) -> Fact:
+def fact(
+    text: str,
+    sentence_text: str,
+    value: float,
+    unit: str,
+    metric: str = "other",
+    entity: str | None = None,
+    side: str | None = None,
+) -> Fact:
     start = sentence_text.index(text)
-    return Fact(value, unit, metric, text, start, start + len(text), sentence_text,
-                entity=entity, side=side)
+    return Fact(
+        value, unit, metric, text, start, start + len(text), sentence_text, entity=entity, side=side
+    )
 
 
 def evidence(q, sentences: list[Sentence] = ()) -> Evidence:
@@ -84,14 +102,17 @@ def test_causal_asked_needs_both_a_cause_question_and_a_cause() -> None:
     assert f.causal_asked(plain, s, evidence(plain)) == 0.0
 
 
-@pytest.mark.parametrize(("kind", "wanted", "fits"), [
-    ("exchange", "exchange", True),
-    ("protocol", "exchange", True),
-    ("asset", "exchange", False),
-    ("company", "fund", True),
-    (None, None, False),
-    ("asset", None, True),
-])
+@pytest.mark.parametrize(
+    ("kind", "wanted", "fits"),
+    [
+        ("exchange", "exchange", True),
+        ("protocol", "exchange", True),
+        ("asset", "exchange", False),
+        ("company", "fund", True),
+        (None, None, False),
+        ("asset", None, True),
+    ],
+)
 def test_type_fits(kind: str | None, wanted: str | None, fits: bool) -> None:
     assert f.type_fits(kind, wanted) is fits
 

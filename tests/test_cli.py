@@ -298,6 +298,11 @@ def test_ask_without_stored_data_is_a_clean_error(runner, tmp_path):
     assert "Traceback" not in result.output
 
 
+def _first_seed_question() -> str:
+    lines = (SHARED / "eval" / "seed-questions.jsonl").read_text(encoding="utf-8").splitlines()
+    return json.loads(lines[0])["question"]
+
+
 @pytest.fixture(scope="module")
 def asked_kb_dir(built_kb_dir, tmp_path_factory) -> Path:
     return copy_data_dir(built_kb_dir, tmp_path_factory.mktemp("ask") / "data")
@@ -308,8 +313,7 @@ def test_ask_json_is_exactly_what_api_ask_returns(runner, asked_kb_dir, embedder
     from api import create_app
     from kb.knowledge import KnowledgeBase
 
-    seed = [json.loads(line) for line in (SHARED / "eval" / "seed-questions.jsonl").open()]
-    question = seed[0]["question"]
+    question = _first_seed_question()
     kb = KnowledgeBase(asked_kb_dir, embedder=embedder)
     client = create_app({"data_dir": str(asked_kb_dir), "kb": kb}).test_client()
     api = client.get("/api/ask", query_string={"q": question, "k": 3})
@@ -318,14 +322,16 @@ def test_ask_json_is_exactly_what_api_ask_returns(runner, asked_kb_dir, embedder
         main, ["--data-dir", str(asked_kb_dir), "ask", question, "-k", "3", "--json"]
     )
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output) == api.get_json()
+    assert json.loads(result.stdout) == api.get_json()
 
 
 @pytest.mark.slow
 def test_ask_over_real_data_cites_what_it_answers_from(runner, asked_kb_dir):
-    seed = [json.loads(line) for line in (SHARED / "eval" / "seed-questions.jsonl").open()]
-    result = runner.invoke(main, ["--data-dir", str(asked_kb_dir), "ask", seed[0]["question"]])
+    question = _first_seed_question()
+    result = runner.invoke(main, ["--data-dir", str(asked_kb_dir), "ask", question])
     assert result.exit_code == 0, result.output
-    lines = result.output.splitlines()
+    lines = result.stdout.splitlines()
     assert lines[1].startswith("as of ") or lines[1] == "undated"
-    assert lines[3].startswith("[1] ")
+    citations = lines[lines.index("") + 1 :]
+    assert citations and citations[0].startswith("[1] ")
+    assert all(line.startswith(f"[{n}] ") for n, line in enumerate(citations, start=1))

@@ -30,15 +30,20 @@ from kb.vectors import VectorIndex, manifest_path, mean_vector
 pytestmark = pytest.mark.slow
 
 BASE_ARTICLES = 8
-INDEX_FILES = (PASSAGE_INDEX_FILE, ARTICLE_INDEX_FILE,
-               manifest_path(PASSAGE_INDEX_FILE).name, manifest_path(ARTICLE_INDEX_FILE).name)
+INDEX_FILES = (
+    PASSAGE_INDEX_FILE,
+    ARTICLE_INDEX_FILE,
+    manifest_path(PASSAGE_INDEX_FILE).name,
+    manifest_path(ARTICLE_INDEX_FILE).name,
+)
 # Written for these tests: a syndication footer, not text from the corpus.
 FOOTER = "This story was first published by a partner outlet and is republished with permission."
 
 
 @pytest.fixture(scope="module")
-def base_dir(tmp_path_factory: pytest.TempPathFactory, model_data_dir: Path,
-             embedder: Embedder) -> Path:
+def base_dir(
+    tmp_path_factory: pytest.TempPathFactory, model_data_dir: Path, embedder: Embedder
+) -> Path:
     """A data directory with BASE_ARTICLES corpus articles; copy it before writing."""
     data_dir = tmp_path_factory.mktemp("kb-small")
     copy_model_into(model_data_dir, data_dir)
@@ -59,8 +64,11 @@ def kb(kb_dir: Path, embedder: Embedder) -> KnowledgeBase:
 
 def file_times(data_dir: Path) -> dict[str, int]:
     """mtime_ns of every file in the data directory except the model."""
-    return {str(path.relative_to(data_dir)): path.stat().st_mtime_ns
-            for path in data_dir.rglob("*") if path.is_file() and "models" not in path.parts}
+    return {
+        str(path.relative_to(data_dir)): path.stat().st_mtime_ns
+        for path in data_dir.rglob("*")
+        if path.is_file() and "models" not in path.parts
+    }
 
 
 def reopen(data_dir: Path, embedder: Embedder) -> KnowledgeBase:
@@ -94,8 +102,9 @@ def test_consistency_check_reports_missing_vectors_and_orphans(kb: KnowledgeBase
     assert "1 vectors belong to no stored passage" in problems
 
 
-def test_delete_removes_passages_facts_and_vectors(kb: KnowledgeBase, kb_dir: Path,
-                                                   embedder: Embedder) -> None:
+def test_delete_removes_passages_facts_and_vectors(
+    kb: KnowledgeBase, kb_dir: Path, embedder: Embedder
+) -> None:
     victim = next(a for a in kb.store.article_ids() if kb.store.article_facts(a))
     passage_ids = kb.store.article_passage_ids(victim)
     kb.delete_article(victim)
@@ -127,8 +136,9 @@ def test_changed_body_at_the_same_url_replaces_the_old_vectors(kb: KnowledgeBase
     assert index.contains(np.array(new_ids)).all()
     assert kb.store.get_article(article_id).article.body.startswith(other["text"][:40])
     article_vector = kb.article_index().vectors(np.array([article_vector_id(article_id)]))[0]
-    np.testing.assert_allclose(article_vector, mean_vector(index.vectors(np.array(new_ids))),
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        article_vector, mean_vector(index.vectors(np.array(new_ids))), atol=1e-5
+    )
     assert kb.consistency_problems() == []
 
 
@@ -151,17 +161,23 @@ def test_same_article_at_a_second_url_is_stored_once_with_both_urls(kb: Knowledg
     first_id = articles_of([original])[0].id
     assert (result.status, result.duplicate_of) == ("duplicate", first_id)
     assert kb.stats() == before
-    assert set(kb.store.article_urls(first_id)) >= {canonical_url(original["url"]),
-                                                      canonical_url(mirror["url"])}
+    assert set(kb.store.article_urls(first_id)) >= {
+        canonical_url(original["url"]),
+        canonical_url(mirror["url"]),
+    }
     assert kb.store.article_id_for_urls([mirror["url"]]) == first_id
 
 
 def test_syndicated_copy_is_stored_once_with_both_urls(kb: KnowledgeBase) -> None:
     original = corpus_records(2)[1]
-    copy = {**original, "url": "https://partner.example.net/reprint/42",
-            "text": original["text"] + "\n\n" + FOOTER}
-    assert overlap(shingle_hashes(original["text"]),
-                   shingle_hashes(copy["text"])) >= DUPLICATE_OVERLAP
+    copy = {
+        **original,
+        "url": "https://partner.example.net/reprint/42",
+        "text": original["text"] + "\n\n" + FOOTER,
+    }
+    assert (
+        overlap(shingle_hashes(original["text"]), shingle_hashes(copy["text"])) >= DUPLICATE_OVERLAP
+    )
     before = kb.stats()
     [result] = kb.ingest(articles_of([copy]))
     first_id = articles_of([original])[0].id
@@ -172,8 +188,11 @@ def test_syndicated_copy_is_stored_once_with_both_urls(kb: KnowledgeBase) -> Non
 
 def test_reingesting_a_syndicated_copy_keeps_the_original(kb: KnowledgeBase) -> None:
     original = corpus_records(2)[1]
-    copy = {**original, "url": "https://partner.example.net/reprint/42",
-            "text": original["text"] + "\n\n" + FOOTER}
+    copy = {
+        **original,
+        "url": "https://partner.example.net/reprint/42",
+        "text": original["text"] + "\n\n" + FOOTER,
+    }
     first_id = articles_of([original])[0].id
     kb.ingest(articles_of([copy]))
     [again] = kb.ingest(articles_of([copy]))
@@ -181,36 +200,47 @@ def test_reingesting_a_syndicated_copy_keeps_the_original(kb: KnowledgeBase) -> 
     assert FOOTER not in kb.store.get_article(first_id).article.body
 
 
-def test_reopened_knowledge_base_finds_everything(kb: KnowledgeBase, kb_dir: Path,
-                                                  embedder: Embedder) -> None:
+def test_reopened_knowledge_base_finds_everything(
+    kb: KnowledgeBase, kb_dir: Path, embedder: Embedder
+) -> None:
     stats, passage_ids = kb.stats(), kb.store.passage_ids()
     vectors = kb.passage_index().vectors(np.array(sorted(passage_ids)))
     again = KnowledgeBase(kb_dir, embedder=embedder)
     again.passage_index()
-    assert again.repair() == {"passages_added": 0, "passages_removed": 0,
-                              "articles_removed": 0, "articles_refreshed": 0}
+    assert again.repair() == {
+        "passages_added": 0,
+        "passages_removed": 0,
+        "articles_removed": 0,
+        "articles_refreshed": 0,
+    }
     assert again.stats() == stats
     assert set(again.passage_index().ids().tolist()) == passage_ids
-    np.testing.assert_array_equal(again.passage_index().vectors(np.array(sorted(passage_ids))),
-                                  vectors)
+    np.testing.assert_array_equal(
+        again.passage_index().vectors(np.array(sorted(passage_ids))), vectors
+    )
     assert len(again.article_index()) == stats["articles"]
 
 
 def _tear(path: Path, how: str) -> None:
     data = path.read_bytes()
-    path.write_bytes({"half": data[: len(data) // 2], "empty": b"",
-                      "garbage": b"\x00not an index\xff" * 64}[how])
+    path.write_bytes(
+        {"half": data[: len(data) // 2], "empty": b"", "garbage": b"\x00not an index\xff" * 64}[how]
+    )
 
 
-@pytest.mark.parametrize("name, how", [
-    (PASSAGE_INDEX_FILE, "half"),
-    (PASSAGE_INDEX_FILE, "empty"),
-    (PASSAGE_INDEX_FILE, "garbage"),
-    (ARTICLE_INDEX_FILE, "half"),
-    (manifest_path(PASSAGE_INDEX_FILE).name, "half"),
-])
-def test_torn_index_file_is_repaired_on_open(kb_dir: Path, embedder: Embedder, name: str,
-                                             how: str) -> None:
+@pytest.mark.parametrize(
+    "name, how",
+    [
+        (PASSAGE_INDEX_FILE, "half"),
+        (PASSAGE_INDEX_FILE, "empty"),
+        (PASSAGE_INDEX_FILE, "garbage"),
+        (ARTICLE_INDEX_FILE, "half"),
+        (manifest_path(PASSAGE_INDEX_FILE).name, "half"),
+    ],
+)
+def test_torn_index_file_is_repaired_on_open(
+    kb_dir: Path, embedder: Embedder, name: str, how: str
+) -> None:
     _tear(kb_dir / name, how)
     kb = reopen(kb_dir, embedder)
     assert kb.consistency_problems() == []
@@ -222,8 +252,9 @@ def test_torn_index_file_is_repaired_on_open(kb_dir: Path, embedder: Embedder, n
         assert reopened.open_problem is None
 
 
-def test_stale_index_files_are_reconciled_on_open(kb: KnowledgeBase, kb_dir: Path,
-                                                  embedder: Embedder, tmp_path: Path) -> None:
+def test_stale_index_files_are_reconciled_on_open(
+    kb: KnowledgeBase, kb_dir: Path, embedder: Embedder, tmp_path: Path
+) -> None:
     saved = tmp_path / "old-index"
     saved.mkdir()
     for name in INDEX_FILES:
@@ -246,11 +277,14 @@ def test_stale_index_files_are_reconciled_on_open(kb: KnowledgeBase, kb_dir: Pat
     ids = np.array(again.store.article_passage_ids(updated_id))
     np.testing.assert_allclose(
         again.article_index().vectors(np.array([article_vector_id(updated_id)]))[0],
-        mean_vector(again.passage_index().vectors(ids)), atol=1e-5)
+        mean_vector(again.passage_index().vectors(ids)),
+        atol=1e-5,
+    )
 
 
-def test_crash_between_the_two_index_saves_heals(kb: KnowledgeBase, kb_dir: Path,
-                                                 embedder: Embedder, tmp_path: Path) -> None:
+def test_crash_between_the_two_index_saves_heals(
+    kb: KnowledgeBase, kb_dir: Path, embedder: Embedder, tmp_path: Path
+) -> None:
     """The article index is saved first; a crash before the passage index leaves it newer."""
     old = tmp_path / PASSAGE_INDEX_FILE
     shutil.copy2(kb_dir / PASSAGE_INDEX_FILE, old)
@@ -266,7 +300,9 @@ def test_crash_between_the_two_index_saves_heals(kb: KnowledgeBase, kb_dir: Path
     ids = np.array(again.store.article_passage_ids(article_id))
     np.testing.assert_allclose(
         again.article_index().vectors(np.array([article_vector_id(article_id)]))[0],
-        mean_vector(again.passage_index().vectors(ids)), atol=1e-5)
+        mean_vector(again.passage_index().vectors(ids)),
+        atol=1e-5,
+    )
 
 
 def test_reindex_rebuilds_both_indexes_from_the_store(kb: KnowledgeBase) -> None:
@@ -279,9 +315,9 @@ def test_reindex_rebuilds_both_indexes_from_the_store(kb: KnowledgeBase) -> None
     assert shape_problems(kb.store) == []
 
 
-def test_changed_chunking_settings_are_reported_until_reindexed(kb: KnowledgeBase,
-                                                               kb_dir: Path,
-                                                               embedder: Embedder) -> None:
+def test_changed_chunking_settings_are_reported_until_reindexed(
+    kb: KnowledgeBase, kb_dir: Path, embedder: Embedder
+) -> None:
     again = KnowledgeBase(kb_dir, embedder=embedder, max_passage_tokens=100)
     assert again.manifest_warning and "kb reindex" in again.manifest_warning
     again.reindex()

@@ -36,8 +36,13 @@ KILL_BUDGET_S = 60.0
 # restarts still leave work for the next one.
 KILL_DELAY_S = (4.0, 8.0)
 SEED = int(os.environ.get("KB_KILL_SEED", random.randrange(10**6)))
-QUERIES = ("bitcoin liquidations", "ether ETF inflows", "stablecoin supply",
-           "funding rates turned negative", "exchange hack losses")
+QUERIES = (
+    "bitcoin liquidations",
+    "ether ETF inflows",
+    "stablecoin supply",
+    "funding rates turned negative",
+    "exchange hack losses",
+)
 
 
 class RandomEmbedder:
@@ -67,7 +72,10 @@ def ingest_process(data_dir: Path, log: Path) -> subprocess.Popen:
     with open(log, "ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "cli", "--data-dir", str(data_dir), "ingest", str(CORPUS), "-q"],
-            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def check_after_restart(data_dir: Path, embedder: Embedder) -> dict:
@@ -93,8 +101,8 @@ def keyword_searches_until(deadline: float, store_dir: Path, embedder: Embedder)
 
 
 def test_killed_ingests_heal_and_finish_with_the_same_counts(
-        tmp_path: Path, model_data_dir: Path, embedder: Embedder,
-        reference_counts: dict) -> None:
+    tmp_path: Path, model_data_dir: Path, embedder: Embedder, reference_counts: dict
+) -> None:
     data_dir = tmp_path / "data"
     copy_model_into(model_data_dir, data_dir)
     log = tmp_path / "ingest.log"
@@ -105,8 +113,9 @@ def test_killed_ingests_heal_and_finish_with_the_same_counts(
     while len(seen) < KILLS and time.monotonic() - started < KILL_BUDGET_S:
         process = ingest_process(data_dir, log)
         # Searching from this process meanwhile: SQLite must never answer "database is locked".
-        searches += keyword_searches_until(time.monotonic() + rng.uniform(*KILL_DELAY_S),
-                                           data_dir, embedder)
+        searches += keyword_searches_until(
+            time.monotonic() + rng.uniform(*KILL_DELAY_S), data_dir, embedder
+        )
         if process.poll() is not None:
             break  # it finished before the kill; the checks below still apply
         process.send_signal(signal.SIGKILL)
@@ -114,18 +123,24 @@ def test_killed_ingests_heal_and_finish_with_the_same_counts(
         seen.append(check_after_restart(data_dir, embedder)["articles"])
     assert len(seen) >= 3, f"only {len(seen)} kills landed (seed {SEED}); log:\n{log.read_text()}"
     assert any(0 < n < reference_counts["articles"] for n in seen), (
-        f"no kill landed mid-ingest (articles after each kill: {seen}, seed {SEED})")
+        f"no kill landed mid-ingest (articles after each kill: {seen}, seed {SEED})"
+    )
     assert searches > 0
 
     finished = subprocess.run(
         [sys.executable, "-m", "cli", "--data-dir", str(data_dir), "ingest", str(CORPUS), "-q"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600)
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert finished.returncode == 0, finished.stdout + finished.stderr
     assert check_after_restart(data_dir, embedder) == reference_counts, f"seed {SEED}"
 
 
-def test_searches_during_an_ingest_all_succeed(tmp_path: Path, model_data_dir: Path,
-                                               embedder: Embedder) -> None:
+def test_searches_during_an_ingest_all_succeed(
+    tmp_path: Path, model_data_dir: Path, embedder: Embedder
+) -> None:
     data_dir = tmp_path / "data"
     copy_model_into(model_data_dir, data_dir)
     items = [item for item in read_sources([str(CORPUS)]) if not isinstance(item, Exception)]
@@ -159,7 +174,8 @@ def test_searches_during_an_ingest_all_succeed(tmp_path: Path, model_data_dir: P
             turn += 1
 
     threads = [threading.Thread(target=ingest)] + [
-        threading.Thread(target=searcher, args=(n, kb if n % 2 else beside)) for n in range(4)]
+        threading.Thread(target=searcher, args=(n, kb if n % 2 else beside)) for n in range(4)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

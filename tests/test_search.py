@@ -22,10 +22,10 @@ from kb.embedding import Embedder
 from kb.errors import KbError, NotFound
 from kb.knowledge import KnowledgeBase, article_vector_id
 from kb.search import MODES, Hit, related, search
-from kb.search_features import FEATURES, ArticleView, candidate_features, coverage, normalised
-from kb.search_model import MODEL_PATH, REBUILD, FusionModel, load_fusion, model_from_dict
-from kb.search_query import read_figures, read_query
-from kb.search_training import QUESTION_FILES
+from kb.search.features import FEATURES, ArticleView, candidate_features, coverage, normalised
+from kb.search.model import MODEL_PATH, REBUILD, FusionModel, load_fusion, model_from_dict
+from kb.search.query import read_figures, read_query
+from kb.search.training import QUESTION_FILES
 from kb.store import Filters, StoredArticle
 
 pytestmark = pytest.mark.slow

@@ -32,14 +32,17 @@ def test_serve_rejects_a_port_out_of_range() -> None:
     assert "70000" in result.output
 
 
-def test_request_log_has_method_path_status_and_ms_only(caplog: pytest.LogCaptureFixture
-                                                        ) -> None:
+def test_request_log_has_method_path_status_and_ms_only(caplog: pytest.LogCaptureFixture) -> None:
     def app(environ: dict, start_response: object) -> list[bytes]:
         start_response("404 NOT FOUND", [("Content-Type", "text/plain")])
         return [b"no"]
 
-    environ = {"REQUEST_METHOD": "DELETE", "PATH_INFO": "/api/articles/abc",
-               "QUERY_STRING": "q=private+words", "HTTP_AUTHORIZATION": "Bearer s3cret"}
+    environ = {
+        "REQUEST_METHOD": "DELETE",
+        "PATH_INFO": "/api/articles/abc",
+        "QUERY_STRING": "q=private+words",
+        "HTTP_AUTHORIZATION": "Bearer s3cret",
+    }
     with caplog.at_level(logging.INFO, logger="marketkb.requests"):
         body = RequestLog(app)(environ, lambda status, headers, exc_info=None: None)
     assert body == [b"no"]
@@ -52,15 +55,15 @@ def test_request_log_records_a_crash_as_unanswered(caplog: pytest.LogCaptureFixt
     def app(environ: dict, start_response: object) -> list[bytes]:
         raise RuntimeError("boom")
 
-    with caplog.at_level(logging.INFO, logger="marketkb.requests"), \
-            pytest.raises(RuntimeError):
+    with caplog.at_level(logging.INFO, logger="marketkb.requests"), pytest.raises(RuntimeError):
         RequestLog(app)({"REQUEST_METHOD": "GET", "PATH_INFO": "/x"}, lambda *a: None)
     assert re.fullmatch(r"GET /x - \d+\.\dms", caplog.records[0].getMessage())
 
 
 @pytest.fixture(scope="module")
-def fresh_servers(model_data_dir: Path, tmp_path_factory: pytest.TempPathFactory
-                  ) -> Iterator[dict[str, tuple[str, Path]]]:
+def fresh_servers(
+    model_data_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, tuple[str, Path]]]:
     """Two servers on empty data directories, started together: with and without the sample."""
     started = {}
     try:

@@ -79,8 +79,9 @@ def test_an_update_keeps_every_url_the_article_is_known_by(store):
     [first] = _corpus(1)
     first.alternate_urls = ["https://mirror.example/a"]
     store_article(store, first)
-    changed = Article(title=first.title, body=first.body + "\n\nOne more paragraph here.",
-                      url=first.url)
+    changed = Article(
+        title=first.title, body=first.body + "\n\nOne more paragraph here.", url=first.url
+    )
     assert store_article(store, changed).status == "updated"
     assert store.article_id_for_urls(["https://mirror.example/a"]) == first.id
 

@@ -20,9 +20,7 @@ def unit(n: int, seed: int = 0, centres: int = 50) -> np.ndarray:
     """Clustered unit vectors, like sentence embeddings (deterministic)."""
     rng = np.random.default_rng(seed)
     centre = rng.standard_normal((centres, DIM)).astype(np.float32)
-    x = centre[rng.integers(0, centres, n)] + 0.5 * rng.standard_normal((n, DIM)).astype(
-        np.float32
-    )
+    x = centre[rng.integers(0, centres, n)] + 0.5 * rng.standard_normal((n, DIM)).astype(np.float32)
     return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
 
 

@@ -2,9 +2,10 @@
 
 ``extract_facts(text, gazetteer, extractor)`` finds every figure (``numbers``), reads a first
 metric and entity with the hand rules (``rules``, ``metrics``, ``attribution``), parses the
-sentences holding figures (``parsing``) and lets the fitted models (``model``, trained by
-``training``) decide each figure's metric and which candidate (``candidates``) it is about, from
-the features of ``features``. It returns ``Fact`` records in text order with spans into ``text``.
+sentences holding figures (``parsing``; only when the shipped models were fit on parses) and
+lets the fitted models (``model``, trained by ``training``) decide each figure's metric and which
+candidate (``candidates``) it is about, from the features of ``features``. It returns ``Fact``
+records in text order with spans into ``text``.
 """
 
 from __future__ import annotations
@@ -32,8 +33,10 @@ class Extractor:
 
 @lru_cache(maxsize=1)
 def load_extractor() -> Extractor:
-    """The shipped parser and models, loaded once per process."""
-    return Extractor(load_parser(), load_models())
+    """The shipped models, with the parser only if they were fit on parsed sentences (the
+    model file's manifest says which), loaded once per process."""
+    models = load_models()
+    return Extractor(load_parser() if models.manifest.get("parsed") else None, models)
 
 
 def extract_facts(
@@ -41,7 +44,8 @@ def extract_facts(
 ) -> list[Fact]:
     """The figures stated in ``text`` as facts, in text order, with spans into ``text``.
 
-    ``extractor`` defaults to ``load_extractor()`` (the shipped parser and models).
+    ``extractor`` defaults to ``load_extractor()`` (the shipped models, and the parser when
+    they were fit with it).
     """
     extractor = extractor or load_extractor()
     return decide(analyze(text, gazetteer, extractor.parser), extractor.models)

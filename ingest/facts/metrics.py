@@ -46,14 +46,15 @@ METRIC_CUES: dict[str, re.Pattern[str]] = {
         _I,
     ),
     "dominance": re.compile(
-        r"dominance|market share|share of|\bshare\b|captur\w+|\bcommands?\b|of (?:the |"
+        r"dominance|domination|market share|share of|\bshare\b|captur\w+|\bcommands?\b|of (?:the |"
         r"\w+['’]s )?total\b|"
         r"of the (?:entire|whole|overall)\b|\bof all\b(?! (?:traders|accounts|users|investors))",
         _I,
     ),
+    # "traded" before a percentage states a price move ("traded 3% higher"), not an amount.
     "volume": re.compile(
-        r"volumes?|turnover|(?<!-)\btraded\b(?! (?:at|around|near|above|below|as))|trading "
-        r"activity|\bprocessed\b",
+        r"volumes?|turnover|(?<!-)\btraded\b(?! (?:at|around|near|above|below|as|[\d.,]+ ?%))|"
+        r"trading activity|\bprocessed\b",
         _I,
     ),
     "aum": re.compile(
@@ -94,7 +95,9 @@ METRIC_CUES: dict[str, re.Pattern[str]] = {
     ),
     "transfer": re.compile(r"transferr?\w*|\bsent\b", _I),
     "interest_rate": re.compile(
-        r"interest rates?|\byields?\b|\bAPY\b|\bAPR\b|rate cuts?|rate hikes?|coupon|federal funds",
+        r"interest rates?|\byields?\b|\bAPY\b|\bAPR\b|rate cuts?|rate hikes?|coupon|federal funds|"
+        r"(?:benchmark|policy|base|key|lending|borrowing) rates?|target range|"
+        r"(?<!open )\binterest\b",
         _I,
     ),
     "inflation": re.compile(r"inflation|\bCPI\b|\bPCE\b|consumer prices", _I),
@@ -122,7 +125,8 @@ _UP = re.compile(
     _I,
 )
 _DOWN = re.compile(
-    r"\b(?:fell|fall\w*|drop\w*|down|declin\w+|slid\w*|slide|plung\w+|plummet\w*|lost|los(?:e|es|ing)|"
+    r"\b(?:fell|fall\w*|drop\w*|down|declin\w+|slid\w*|slide|plung\w+|plummet\w*|lost|"
+    r"los(?:e|es|ing)|losses|"
     r"shed\w*|sank|sink\w*|tumbl\w+|crash\w*|slump\w*|dip\w*|decreas\w+|lower|retreat\w*|shrank|"
     r"shrunk|dump\w*|correction|nosediv\w+|wiped|slipp?\w*|pullback|downturn)\b",
     _I,

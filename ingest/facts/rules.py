@@ -95,7 +95,17 @@ _ALLOWED = {
     "ratio": frozenset({"put_call_ratio", "long_short_ratio"}),
 }
 _CHANGEABLE = frozenset(
-    {"volume", "open_interest", "market_cap", "tvl", "aum", "supply", "funding_rate", "holdings"}
+    {
+        "volume",
+        "open_interest",
+        "market_cap",
+        "tvl",
+        "aum",
+        "supply",
+        "funding_rate",
+        "holdings",
+        "interest_rate",
+    }
 )
 _PEOPLE_AFTER = re.compile(
     r"\s+(?:of\s+)?(?:all\s+|the\s+)?(?:\w+\s+)?(?:traders|accounts|users|people|investors)\b",
@@ -201,6 +211,8 @@ def _sentence_facts(sentence: str, gazetteer: Gazetteer, state: _ArticleState) -
                 sentence, segments, free_mentions, quantity, metric, paired.get(index), state
             )
         metric = _owner_topic(metric, entity_type, state.topic)
+        if metric == "fund_flow" and _exchange_side(sentence, entity_type, mentions):
+            metric = "exchange_flow"
         side = None
         if metric in SIDED_METRICS:
             side = (
@@ -432,6 +444,25 @@ def _in_topic(metric: str, sentence: str, topic: str | None) -> str:
     return metric
 
 
+# By the schema a fund flow moves money into or out of funds; flows that an exchange
+# records, with no fund named or implied, are coins moving on or off that exchange.
+_FUND_WORDS = re.compile(
+    r"\b(?:ETF|ETP|fund|trust|investment product|product|vehicle)s?\b", re.IGNORECASE
+)
+_EXCHANGE_WORD = re.compile(r"\bexchanges?\b|\bplatforms?\b", re.IGNORECASE)
+
+
+def _exchange_side(sentence: str, entity_type: str | None, mentions: list[Mention]) -> bool:
+    """Whether a flow in ``sentence`` is an exchange's rather than a fund's."""
+    if _FUND_WORDS.search(sentence) or any(m.type == "fund" for m in mentions):
+        return False
+    return (
+        entity_type == "exchange"
+        or any(m.type == "exchange" for m in mentions)
+        or bool(_EXCHANGE_WORD.search(sentence))
+    )
+
+
 def _owner_topic(metric: str, entity_type: str | None, topic: str | None) -> str:
     """In an article about TVL, what a protocol or chain "holds" or gains is its TVL."""
     if topic == "tvl" and (
@@ -474,7 +505,7 @@ def _host_figure(sentence: str, quantity: Quantity, kept: list[tuple[Quantity, s
     return None
 
 
-# "79% of total liquidations", "2.8% of total U.S. ETF volume": a share of a measure counts as
+# "79% of total liquidations", "3% of all spot ETF volume": a share of a measure counts as
 # that measure (a share of TVL or of a market stays dominance, as labellers read it).
 _SHARE_OF = re.compile(r"\s+of\s", re.IGNORECASE)
 # "capturing 62.8% of the total volume": a venue's share of a market is its dominance.

@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 from ingest.gazetteer import Gazetteer, load_gazetteer
 from ingest.records import Fact
 from kb.answer.abstain import answerable_vector
-from kb.answer.candidates import Sentence, new_names
+from kb.answer.candidates import Name, Sentence, new_names
 from kb.answer.compose import (
     MOST_SENTENCES,
     NOTHING_FOUND,
@@ -27,7 +27,6 @@ from kb.answer.compose import (
     Citation,
     CitationBook,
     fact_answer,
-    name_answer,
     quoted_answer,
 )
 from kb.answer.evidence import gather, term_weights
@@ -116,7 +115,7 @@ def score_question(
     rows = sentence_matrix(intent, sentences, evidence)
     scored = rank_sentences(ranker, rows, sentences)
     answerable = ranker.answerable.probability(
-        answerable_vector(intent, hits, scored, evidence, counts)
+        answerable_vector(intent, hits, scored, evidence, counts, timed)
     )
     return Scored(intent, hits, scored, evidence, answerable, counts, timed)
 
@@ -162,15 +161,30 @@ def compose_answer(
     hits = sorted(scored.hits, key=lambda hit: hit.article_id != best.article_id)
     book = CitationBook(kb, hits, k)
     day = (best.article.published or "")[:10] or None
-    answer = None
+    chosen = _explaining(scored.sentences, best_p, best, ranker.thresholds.second)
+    facts = [(f, book.cite(s)) for s in chosen for f in s.facts if not intent.states(f.value)]
+    answer = Answer(question, quoted_answer(chosen, book, day), "passage", facts=facts)
     if intent.kind == "ranking":
-        answer = _entity_answer(question, intent, best, ranker, book, day)
+        name = _lead_name(intent, best, ranker)
+        if name is not None:
+            when = f" ({day})" if day else ""
+            answer = Answer(
+                question,
+                f"{name.name}{when}: {quoted_answer(chosen, book, None)}",
+                "ranking",
+                facts=facts,
+            )
     elif intent.kind == "figure":
-        answer = _figure_answer(question, intent, best, ranker, book, day)
-    if answer is None:
-        chosen = _explaining(scored.sentences, best_p, best, ranker.thresholds.second)
-        facts = [(f, book.cite(s)) for s in chosen for f in s.facts if not intent.states(f.value)]
-        answer = Answer(question, quoted_answer(chosen, book, day), "passage", facts=facts)
+        fact = _lead_fact(intent, best, ranker)
+        if fact is not None:
+            # The lead states the best sentence's figure; quoting that sentence would state it
+            # twice, so only the other chosen sentences follow (the citation highlights it).
+            n = book.cite(best)
+            rest = [s for s in chosen if s is not best]
+            text = fact_answer(fact, n, day)
+            if rest:
+                text += " " + quoted_answer(rest, book, None)
+            answer = Answer(question, text, "figure", facts=[(fact, n)])
     answer.as_of = day
     answer.confidence = scored.answerable
     answer.citations = book.citations(intent.terms)
@@ -179,36 +193,20 @@ def compose_answer(
     return answer
 
 
-def _entity_answer(
-    question: str,
-    intent: Intent,
-    best: Sentence,
-    ranker: Ranker,
-    book: CitationBook,
-    day: str | None,
-) -> Answer | None:
-    names = new_names(best, intent.named, question)
+def _lead_name(intent: Intent, best: Sentence, ranker: Ranker) -> Name | None:
+    """The name of the best sentence the name model takes for the answer, if confident."""
+    names = new_names(best, intent.named, intent.text)
     if not names:
         return None
     p, name = max(
         ((ranker.names.probability(name_vector(intent, n, best)), n) for n in names),
         key=lambda item: item[0],
     )
-    if p < ranker.thresholds.lead:
-        return None
-    n = book.cite(best)
-    facts = [(f, n) for f in best.facts if not intent.states(f.value)]
-    return Answer(question, name_answer(name, best, book, day), "ranking", facts=facts)
+    return name if p >= ranker.thresholds.lead else None
 
 
-def _figure_answer(
-    question: str,
-    intent: Intent,
-    best: Sentence,
-    ranker: Ranker,
-    book: CitationBook,
-    day: str | None,
-) -> Answer | None:
+def _lead_fact(intent: Intent, best: Sentence, ranker: Ranker) -> Fact | None:
+    """The figure of the best sentence the fact model takes for the answer, if confident."""
     facts = [f for f in best.facts if not intent.states(f.value)]
     if not facts:
         return None
@@ -216,10 +214,7 @@ def _figure_answer(
         ((ranker.facts.probability(fact_vector(intent, f, best)), f) for f in facts),
         key=lambda item: item[0],
     )
-    if p < ranker.thresholds.lead:
-        return None
-    n = book.cite(best)
-    return Answer(question, fact_answer(fact, best, book, day), "figure", facts=[(fact, n)])
+    return fact if p >= ranker.thresholds.lead else None
 
 
 def _explaining(
@@ -248,14 +243,14 @@ def _other_figures(kb: KnowledgeBase, fact: Fact) -> dict[str, object] | None:
     others = [f for f in stored if f.article_id != fact.article_id and f.as_of]
     if not others:
         return None
-    day = fact.as_of or ""
-    earlier = sum(1 for f in others if day and f.as_of < day)
+    day = fact.as_of
     query = {"entity": fact.entity, "metric": fact.metric}
     if fact.side:
         query["side"] = fact.side
+    # An undated answer cannot say which of the others came before it.
     return {
         "count": len(others),
-        "earlier": earlier,
-        "later": sum(1 for f in others if day and f.as_of > day),
+        "earlier": sum(1 for f in others if f.as_of < day) if day else None,
+        "later": sum(1 for f in others if f.as_of > day) if day else None,
         "url": "/api/facts?" + urlencode(query),
     }

@@ -30,6 +30,7 @@ class QuestionEvidence:
     ranked: list[tuple[float, Sentence]]
     evidence: Evidence
     counts: dict[str, int]  # passages using each of the question's words
+    timed: bool  # the hits were found within the time the question names
 
 
 def _content_words(q: QuestionEvidence) -> list[str]:
@@ -69,7 +70,7 @@ def unknown_name(q: QuestionEvidence) -> float:
 
 
 def rare_missing(q: QuestionEvidence) -> float:
-    """Weight of the rarest question word the best article lacks, over the rarest word's."""
+    """Weight of the rarest question term the best article lacks, over the rarest term's."""
     if not q.ranked:
         return 1.0
     weights = q.evidence.weights
@@ -79,6 +80,24 @@ def rare_missing(q: QuestionEvidence) -> float:
     article_terms = q.ranked[0][1].article.terms
     missing = [w for t, w in weights.items() if not matches(t, article_terms)]
     return max(missing, default=0.0) / top
+
+
+def best_margin(q: QuestionEvidence) -> float:
+    """How far the best candidate's weight stands above the runner-up's."""
+    if len(q.ranked) < 2:
+        return best_sentence(q)
+    return q.ranked[0][0] - q.ranked[1][0]
+
+
+def time_missed(q: QuestionEvidence) -> float:
+    """Whether the question names a time and nothing stored was published then."""
+    return float(q.intent.time is not None and not q.timed)
+
+
+def time_ahead(q: QuestionEvidence) -> float:
+    """Whether the time the question names has not begun yet."""
+    span, today = q.intent.time, q.intent.today
+    return float(span is not None and today is not None and span.since > today)
 
 
 def article_coverage(q: QuestionEvidence) -> float:
@@ -115,6 +134,8 @@ ANSWERABLE_FEATURES: tuple[Callable[[QuestionEvidence], float], ...] = (
     article_coverage,
     names_covered,
     question_length,
+    time_missed,
+    time_ahead,
 )
 
 
@@ -124,7 +145,8 @@ def answerable_vector(
     ranked: list[tuple[float, Sentence]],
     evidence: Evidence,
     counts: dict[str, int],
+    timed: bool,
 ) -> list[float]:
     """Every answerable feature of one question."""
-    q = QuestionEvidence(intent, hits, ranked, evidence, counts)
+    q = QuestionEvidence(intent, hits, ranked, evidence, counts, timed)
     return [feature(q) for feature in ANSWERABLE_FEATURES]

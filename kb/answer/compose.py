@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from ingest.records import Fact
 from ingest.sentences import sentence_spans
-from kb.answer.candidates import Name, Sentence
+from kb.answer.candidates import Sentence
 from kb.answer.words import terms_of
 from kb.knowledge import KnowledgeBase
 from kb.search import Hit
@@ -238,16 +238,8 @@ def quoted_answer(sentences: list[Sentence], book: CitationBook, day: str | None
     return " ".join(parts)
 
 
-def name_answer(name: Name, sentence: Sentence, book: CitationBook, day: str | None) -> str:
-    """The name, then the sentence naming it, dated and cited."""
-    n = book.cite(sentence)
-    when = f" ({day})" if day else ""
-    return f"{name.name}{when}: {quote(sentence.text)} [{n}]"
-
-
-def fact_answer(fact: Fact, sentence: Sentence, book: CitationBook, day: str | None) -> str:
-    """The fact stated once, dated and cited."""
-    n = book.cite(sentence)
+def fact_answer(fact: Fact, n: int, day: str | None) -> str:
+    """The fact stated once, dated and cited as [n]."""
     clause = describe(fact)
     # Upper-case the first letter only: str.capitalize() would lower-case "BTC".
     opening = dated(day) + (clause if day else clause[:1].upper() + clause[1:])

@@ -55,6 +55,8 @@ def gather(
     passages = kb.passage_vectors(sorted({s.passage_id for s in sentences}))
     evidence.passage_dense = {pid: float(np.dot(v, question)) for pid, v in passages.items()}
     for n, sentence in enumerate(sentences):
+        if n + 1 < len(sentences) and sentences[n + 1].article_id == sentence.article_id:
+            evidence.next_start[sentence.key] = sentences[n + 1].body_start
         around = set(sentence.terms)
         for other in sentences[max(0, n - 1) : n + 2]:
             if other.article_id == sentence.article_id:

@@ -62,6 +62,7 @@ class Evidence:
     neighbours: dict[tuple[str, int], set[str]] = field(default_factory=dict)  # terms around
     best_dense: float = 0.0
     context: dict[str, int] = field(default_factory=dict)  # article id -> restating sentence
+    next_start: dict[tuple[str, int], int] = field(default_factory=dict)  # key -> next's start
 
 
 def find_context(intent: Intent, sentences: list[Sentence], weights: dict[str, float]) -> dict:
@@ -239,6 +240,19 @@ def figure_cue(q: Intent, s: Sentence, e: Evidence) -> float:
     return max((fact_cue(q, f, s) for f in s.facts if not _stated(q, f)), default=0.0)
 
 
+def prose(q: Intent, s: Sentence, e: Evidence) -> float:
+    """Share of the sentence's tokens that are lower-case words (page furniture has few)."""
+    tokens = s.text.split()
+    return sum(1 for t in tokens if t[:1].islower() and t.strip(".,;:").isalpha()) / (
+        len(tokens) or 1
+    )
+
+
+def dense_next(q: Intent, s: Sentence, e: Evidence) -> float:
+    """Cosine of the question and the sentence after this one (an answer may continue there)."""
+    return e.dense.get((s.article_id, e.next_start.get(s.key, -1)), 0.0)
+
+
 def short(q: Intent, s: Sentence, e: Evidence) -> float:
     """Whether the sentence is a heading or a fragment."""
     return float(len(s.text.split()) < SHORT_SENTENCE_WORDS)
@@ -320,6 +334,8 @@ SENTENCE_FEATURES: tuple[Callable[[Intent, Sentence, Evidence], float], ...] = (
     metric_fit,
     figure_cue,
     short,
+    prose,
+    dense_next,
     lead_sentence,
     in_hit,
     article_first,

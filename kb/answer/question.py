@@ -142,6 +142,7 @@ class Intent:
     named: set[str] = field(default_factory=set)  # lower-cased names the question uses
     causal: bool = False  # asks for a cause ("why", "what drove")
     time: TimeSpan | None = None  # the publication time the question names
+    today: date | None = None  # the day the question was read against
 
     def states(self, value: float) -> bool:
         """Whether the question itself states ``value`` (within 0.5%): context, not an answer."""
@@ -198,4 +199,5 @@ def read_question(question: str, gazetteer: Gazetteer, today: date | None = None
         named=named,
         causal=bool(_CAUSE_ASK.match(focus.strip())),
         time=read_time(question, today or date.today()),
+        today=today or date.today(),
     )

@@ -139,15 +139,25 @@ def make_example(
     scored = score_question(
         kb, question["question"], tools, k=10, today=TRAINING_TODAY, ranker=bootstrap
     )
+    return featurize(Example(question, group, absent, scored, np.zeros((0, 0)), np.zeros(0)))
+
+
+def featurize(example: Example) -> Example:
+    """The example with every candidate's features and labels computed from its evidence.
+
+    Cheap (no retrieval, no embedding), so cached examples are featurized again on loading and
+    stay in step with the feature code."""
+    question, scored = example.question, example.scored
     intent, evidence = scored.intent, scored.evidence
     sentences = [s for _, s in scored.sentences]
     width = len(feature_names()["sentences"])
     x = np.array(sentence_matrix(intent, sentences, evidence)).reshape(-1, width)
     texts = [s.text for s in sentences]
+    absent = example.absent
     y = np.zeros(len(texts), dtype=int) if absent else np.array(sentence_labels(texts, question))
-    example = Example(question, group, absent, scored, x, y)
+    fresh = Example(question, example.group, absent, scored, x, y)
     if absent:
-        return example
+        return fresh
     items = question.get("must_include", [])
     texts = [item["text"].lower() for item in items if "text" in item]
     for sentence, label in zip(sentences, y, strict=True):
@@ -156,13 +166,13 @@ def make_example(
         for name in new_names(sentence, intent.named, intent.text):
             lowered = name.name.lower()
             hit = any(lowered in t or t in lowered for t in texts)
-            example.name_rows.append((name_vector(intent, name, sentence), int(hit)))
+            fresh.name_rows.append((name_vector(intent, name, sentence), int(hit)))
         for fact in sentence.facts:
             if intent.states(fact.value):
                 continue
             hit = any(value_matches(fact.value, item) for item in items)
-            example.fact_rows.append((fact_vector(intent, fact, sentence), int(hit)))
-    return example
+            fresh.fact_rows.append((fact_vector(intent, fact, sentence), int(hit)))
+    return fresh
 
 
 def fit(x: np.ndarray, y: np.ndarray, names: list[str]) -> LinearModel:
@@ -236,7 +246,9 @@ def answerable_row(example: Example, sentences: TreeModel) -> list[float]:
     s = example.scored
     if s.evidence is None:
         return [0.0] * len(feature_names()["answerable"])
-    return answerable_vector(s.intent, s.hits, rescored(example, sentences), s.evidence, s.counts)
+    return answerable_vector(
+        s.intent, s.hits, rescored(example, sentences), s.evidence, s.counts, s.timed
+    )
 
 
 @dataclass
@@ -304,7 +316,7 @@ def choose_thresholds(kb: KnowledgeBase, examples: list[Example], folds: int = F
                 absent = [conf >= answerable for is_absent, conf, _ in composed if is_absent]
                 accuracy = sum(asked) / (len(asked) or 1)
                 false_rate = sum(absent) / (len(absent) or 1)
-                key = (false_rate <= MOST_FALSE_ANSWERS, accuracy - false_rate, accuracy)
+                key = (false_rate <= MOST_FALSE_ANSWERS, accuracy, -false_rate)
                 if best is None or key > best[0]:
                     best = (key, Thresholds(answerable, lead, second))
     assert best is not None
@@ -360,6 +372,18 @@ def load_examples(
     return examples
 
 
+def cached_examples(kb: KnowledgeBase, shared: Path, cache: Path | None) -> list[Example]:
+    """The examples from ``cache`` when it exists, else computed (and saved there)."""
+    import pickle
+
+    if cache is not None and cache.exists():
+        return [featurize(example) for example in pickle.loads(cache.read_bytes())]
+    examples = load_examples(kb, shared)
+    if cache is not None:
+        cache.write_bytes(pickle.dumps(examples))
+    return examples
+
+
 def tools_for_training(kb: KnowledgeBase) -> Tools:
     """Answering tools whose ranker is a placeholder: features do not depend on it."""
     from ingest.gazetteer import load_gazetteer
@@ -397,10 +421,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", default="/tmp/marketkb-answer-training")
     parser.add_argument("--shared", default=str(ROOT.parent / "shared"))
     parser.add_argument("--out", default=str(RANKER_PATH))
+    parser.add_argument("--examples", help="pickle of the computed features, reused when present")
     args = parser.parse_args(argv)
     shared = Path(args.shared)
     kb = build_kb(Path(args.data_dir), shared)
-    examples = load_examples(kb, shared)
+    examples = cached_examples(kb, shared, Path(args.examples) if args.examples else None)
     cv = summary(examples, cross_validate(kb, examples))
     files = {name: sha256(shared / "eval" / name) for name in QUESTION_FILES}
     files[str(ABSENT_FILE.relative_to(ROOT))] = sha256(ABSENT_FILE)
@@ -440,4 +465,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # Run the imported module's main, so that cached examples pickle as kb.answer.training's
+    # classes (readable by bench/qa.py), not as this script's __main__ copies.
+    from kb.answer import training
+
+    raise SystemExit(training.main())

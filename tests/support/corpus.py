@@ -24,9 +24,14 @@ def corpus_records(count: int, skip: int = 0) -> list[dict]:
             if len(record["text"]) >= 1500:
                 records.append(record)
     chosen = records[skip : skip + count]
-    return [{**record, "source": SOURCES[(skip + n) % 2],
-             "published": f"2024-03-{skip + n + 1:02d}T09:00:00+00:00"}
-            for n, record in enumerate(chosen)]
+    return [
+        {
+            **record,
+            "source": SOURCES[(skip + n) % 2],
+            "published": f"2024-03-{skip + n + 1:02d}T09:00:00+00:00",
+        }
+        for n, record in enumerate(chosen)
+    ]
 
 
 def articles_of(records: list[dict]) -> list[Article]:
@@ -39,13 +44,17 @@ def shape_problems(store: Store) -> list[str]:
     problems = []
     for article_id in store.article_ids():
         body = store.get_article(article_id).article.body
-        passages = sorted((p.passage for p in
-                           store.get_passages(store.article_passage_ids(article_id)).values()),
-                          key=lambda p: p.ordinal)
+        passages = sorted(
+            (p.passage for p in store.get_passages(store.article_passage_ids(article_id)).values()),
+            key=lambda p: p.ordinal,
+        )
         if [p.ordinal for p in passages] != list(range(len(passages))) or not passages:
             problems.append(f"{article_id}: ordinals {[p.ordinal for p in passages]}")
-        problems += [f"{article_id}#{p.ordinal}: offsets do not slice the body"
-                     for p in passages if body[p.start : p.end] != p.text]
+        problems += [
+            f"{article_id}#{p.ordinal}: offsets do not slice the body"
+            for p in passages
+            if body[p.start : p.end] != p.text
+        ]
     return problems
 
 

@@ -1,10 +1,10 @@
 """Hybrid retrieval: dense (FAISS) and keyword (SQLite FTS5 BM25) candidates, fused by a model.
 
-Each ranking offers its best passages; a logistic model (kb/search_model.py, weights fit by
-``python -m kb.search_training``) scores every candidate from its normalised scores in both
+Each ranking offers its best passages; a logistic model (kb/search/model.py, weights fit by
+``python -m kb.search.training``) scores every candidate from its normalised scores in both
 rankings, its article's best scores and mean vector, how much of the query's rare words the
 article uses anywhere, and whether the article's stored facts state the figures the query names
-(kb/search_features.py). The article-level signals matter most for terse
+(kb/search/features.py). The article-level signals matter most for terse
 questions, whose few words give BM25 and the dense model little to separate similar stories with.
 ``bench/retrieval.py`` reports the cross-validated figures.
 """
@@ -18,9 +18,9 @@ import numpy as np
 from ingest.dedupe import DUPLICATE_OVERLAP, overlap, shingle_hashes
 from kb.errors import KbError
 from kb.knowledge import KnowledgeBase, article_vector_id
-from kb.search_features import ArticleView, Candidates, candidate_features, normalised
-from kb.search_model import FusionModel, load_fusion
-from kb.search_query import read_query
+from kb.search.features import ArticleView, Candidates, candidate_features, normalised
+from kb.search.model import FusionModel, load_fusion
+from kb.search.query import read_query
 from kb.store import Filters
 
 MODES = ("hybrid", "dense", "keyword")
@@ -88,7 +88,7 @@ def search(
 ) -> list[Hit]:
     """The ``k`` passages that best answer ``query``, best first.
 
-    ``fusion`` defaults to the shipped model (kb/data/search.json); pass another to test one.
+    ``fusion`` defaults to the shipped model (kb/search/data/search.json); pass another to test one.
     """
     if mode not in MODES:
         raise KbError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")

@@ -1,8 +1,8 @@
-"""The learned fusion of hybrid search: a logistic model over kb/search_features.FEATURES.
+"""The learned fusion of hybrid search: a logistic model over kb/search/features.FEATURES.
 
-Its weights live in ``kb/data/search.json``, written by ``python -m kb.search_training`` with a
-manifest of what they were fit on and their cross-validated score. Loading checks that the file
-exists and was fit for the features this code computes; otherwise it says how to rebuild it.
+Its weights live in ``kb/search/data/search.json``, written by ``python -m kb.search.training``
+with a manifest of what they were fit on and their cross-validated score. Loading checks that the
+file exists and was fit for the features this code computes; otherwise it says how to rebuild it.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from kb.errors import KbError
-from kb.search_features import FEATURES
+from kb.search.features import FEATURES
 
 MODEL_PATH = Path(__file__).parent / "data" / "search.json"
 FORMAT = 1
-REBUILD = "python -m kb.search_training"
+REBUILD = "python -m kb.search.training"
 
 
 @dataclass(frozen=True)

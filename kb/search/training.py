@@ -1,11 +1,11 @@
-"""Fit the hybrid-search fusion (kb/data/search.json) on the shared questions, with its CV score.
+"""Fit the hybrid-search fusion (kb/search/data/search.json) on the shared questions, with CV.
 
-Usage: python -m kb.search_training [--data-dir DIR] [--shared DIR] [--out FILE]
+Usage: python -m kb.search.training [--data-dir DIR] [--shared DIR] [--out FILE]
 
 Reads only ../shared/eval/{dev-questions,dev-questions-2,seed-questions}.jsonl (question and
 gold article) and searches a data directory built from ../shared/corpus/articles.jsonl and the
 seed page (built into --data-dir when that is empty). A candidate passage is labelled 1 when it
-belongs to the gold article. The model is a logistic regression over kb/search_features.FEATURES
+belongs to the gold article. The model is a logistic regression over kb/search/features.FEATURES
 with a fixed, mild regularisation; its score is reported by 5-fold cross-validation with folds
 grouped by gold article, so no question is ever ranked by a model that saw its article.
 Deterministic: the same files give the same weights.
@@ -29,8 +29,8 @@ from ingest.pagetext import parse_page_text
 from ingest.records import article_id, canonical_url
 from kb.knowledge import KnowledgeBase
 from kb.search import CANDIDATES, candidates, rankings
-from kb.search_features import FEATURES
-from kb.search_model import MODEL_PATH, FusionModel
+from kb.search.features import FEATURES
+from kb.search.model import MODEL_PATH, FusionModel
 from kb.store import Filters
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -192,7 +192,7 @@ def manifest(shared: Path, cv: dict, in_sample: dict) -> dict:
     import sklearn
 
     return {
-        "script": "python -m kb.search_training",
+        "script": "python -m kb.search.training",
         "fit_on": [
             {"file": f"eval/{name}", "sha256": sha256(shared / "eval" / name)}
             for name in QUESTION_FILES

@@ -3,7 +3,7 @@ how much of the query its article states: the query's rare words anywhere in it,
 figures among its stored facts.
 
 Every feature lies in [0, 1] and is a general property of (query, passage, its article); the
-fusion model (kb/search_model.py) weighs them. A passage missing from one ranking gets 0 there.
+fusion model (kb/search/model.py) weighs them. A passage missing from one ranking gets 0 there.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kb.search_query import QueryCues, stated_among
+from kb.search.query import QueryCues, stated_among
 
 FEATURES = (
     "keyword",  # min-max normalised BM25 of the passage among the keyword candidates
