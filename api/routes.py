@@ -10,11 +10,11 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Iterable
-from datetime import date, datetime
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, request
 
+from ingest.dates import DATE_FORMS, filter_date
 from ingest.errors import IngestError
 from ingest.gazetteer import canonical
 from ingest.jsonl import article_from_record
@@ -78,18 +78,11 @@ def int_param(name: str, default: int, low: int, high: int) -> int:
 
 def date_param(name: str) -> str | None:
     """A date query parameter as ISO 8601: YYYY-MM-DD stays a day, a date-time stays one."""
-    raw = (request.args.get(name) or "").strip()
-    if not raw:
-        return None
+    raw = request.args.get(name)
     try:
-        if len(raw) == 10:
-            return date.fromisoformat(raw).isoformat()
-        return datetime.fromisoformat(raw.replace("Z", "+00:00")).isoformat()
+        return filter_date(raw)
     except ValueError:
-        raise KbError(
-            f"{name} must be a date as YYYY-MM-DD or an ISO 8601 date-time "
-            f"(2024-05-01T12:00:00Z), got {raw!r}"
-        ) from None
+        raise KbError(f"{name} must be {DATE_FORMS}, got {raw!r}") from None
 
 
 def choice_param(name: str, allowed: Iterable[str]) -> str | None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import sys
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.machine import cpu_line  # noqa: E402
 from ingest.facts import Extractor, extract_facts  # noqa: E402
 from ingest.facts.model import load_models  # noqa: E402
 from ingest.facts.parsing import load_parser  # noqa: E402
@@ -34,22 +34,6 @@ from ingest.gazetteer import load_gazetteer  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 QUANTULUM_NOTES: list[str] = []
-
-
-def cpu_line() -> str:
-    """The CPU model and the instruction-set flags that matter for speed."""
-    model, flags = platform.processor() or platform.machine(), set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name") and ":" in line:
-                model = line.split(":", 1)[1].strip()
-            elif line.startswith("flags") and ":" in line:
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    wanted = ("avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16", "fma")
-    shown = ",".join(f for f in wanted if f in flags) or "none of avx2/avx512/amx"
-    return f"{model}; flags: {shown}; {os.cpu_count()} CPUs"
 
 
 def quantulum_facts(text: str) -> list[dict] | None:

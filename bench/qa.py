@@ -27,6 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.machine import cpu_line  # noqa: E402
 from kb.answer import answer_question, tools_for  # noqa: E402
 from kb.answer.gold import contains  # noqa: E402
 from kb.answer.training import (  # noqa: E402
@@ -40,21 +41,6 @@ from kb.search import search  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 PEER_PASSAGE_CHARS = 500
-
-
-def cpu_line() -> str:
-    """The CPU model and the vector extensions that decide the inference path."""
-    model, flags = platform.processor() or "unknown", set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-            elif line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    wanted = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_tile")
-    return f"{model}; " + " ".join(f for f in wanted if f in flags)
 
 
 def peer_passages(corpus: Path) -> list[tuple[str, str]]:

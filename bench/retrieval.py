@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import hashlib
-import os
 import platform
 import random
 import statistics
@@ -30,6 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.machine import cpu_line  # noqa: E402
 from kb.knowledge import KnowledgeBase  # noqa: E402
 from kb.search import CANDIDATES, Rankings, candidates, rankings, search  # noqa: E402
 from kb.search.features import normalised  # noqa: E402
@@ -61,21 +61,6 @@ class Measured:
     example: Example
     found: Rankings
     article_of: dict[int, str]
-
-
-def cpu_line() -> str:
-    """The CPU model and the vector flags that matter for the model's speed."""
-    model, flags = platform.processor() or "unknown CPU", set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-            elif line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    shown = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile") if f in flags]
-    return f"{model}; {os.cpu_count()} CPUs; flags: {', '.join(shown) or 'none of avx2/avx512/amx'}"
 
 
 def measure(kb: KnowledgeBase, queries: Sequence[LabelledQuery]) -> list[Measured]:

@@ -253,20 +253,12 @@ def search(
 
 def _ask_date(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """A --since/--until value as /api/ask reads it: a day stays a day, a date-time stays one."""
-    from datetime import date, datetime
+    from ingest.dates import DATE_FORMS, filter_date
 
-    raw = (value or "").strip()
-    if not raw:
-        return None
     try:
-        if len(raw) == 10:
-            return date.fromisoformat(raw).isoformat()
-        return datetime.fromisoformat(raw.replace("Z", "+00:00")).isoformat()
+        return filter_date(value)
     except ValueError:
-        raise click.BadParameter(
-            f"must be a date as YYYY-MM-DD or an ISO 8601 date-time (2024-05-01T12:00:00Z), "
-            f"got {raw!r}"
-        ) from None
+        raise click.BadParameter(f"must be {DATE_FORMS}, got {value!r}") from None
 
 
 def _citation_line(citation: Citation) -> str:

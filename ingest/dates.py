@@ -73,3 +73,16 @@ def date_from_url(url: str | None) -> str | None:
 def day_of(value: str | None) -> str | None:
     """The ``YYYY-MM-DD`` part of an ISO date or date-time."""
     return value[:10] if value else None
+
+
+DATE_FORMS = "a date as YYYY-MM-DD or an ISO 8601 date-time (2024-05-01T12:00:00Z)"
+
+
+def filter_date(raw: str | None) -> str | None:
+    """A since/until filter as ISO 8601 (a day stays a day); None when blank, ValueError if bad."""
+    text = (raw or "").strip()
+    if not text:
+        return None
+    if len(text) == 10:
+        return date.fromisoformat(text).isoformat()
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).isoformat()

@@ -76,7 +76,7 @@ def test_parse_reports_bad_items_and_exits_non_zero(runner, tmp_path):
 
 
 def test_extract_reads_stdin(runner):
-    text = "Binance recorded approximately $36 million in long liquidations in 24 hours."
+    text = "Over the day, Kraken saw approximately $36 million of long positions liquidated."
     result = runner.invoke(main, ["extract", "-"], input=text.encode())
     assert result.exit_code == 0, result.output
     [record] = _lines(result.output)
@@ -84,7 +84,7 @@ def test_extract_reads_stdin(runner):
     assert fact["text"] == "approximately $36 million"
     assert (fact["value"], fact["entity"], fact["side"], fact["qualifier"]) == (
         36_000_000,
-        "Binance",
+        "Kraken",
         "long",
         "approx",
     )
@@ -180,6 +180,8 @@ def _made_up_answer(kind: str = "figure"):
 @pytest.fixture
 def stub_answers(monkeypatch):
     """``kb ask`` over a made-up answer, recording what it was asked; no data or model needed."""
+    # The API binds the real answerer at import: import it first, or it would keep the stub.
+    import api.answer_cache  # noqa: F401
     import kb.answer
 
     calls: list[dict] = []
@@ -322,7 +324,20 @@ def test_ask_json_is_exactly_what_api_ask_returns(runner, asked_kb_dir, embedder
         main, ["--data-dir", str(asked_kb_dir), "ask", question, "-k", "3", "--json"]
     )
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout) == api.get_json()
+    # The CLI opens its own model, whose encoding path is chosen by timing at first use, so
+    # scores may differ in their last digits; everything else is the same JSON.
+    assert _rounded(json.loads(result.stdout)) == _rounded(api.get_json())
+
+
+def _rounded(data):
+    """JSON data with every float rounded to two places."""
+    if isinstance(data, float):
+        return round(data, 2)
+    if isinstance(data, dict):
+        return {key: _rounded(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [_rounded(value) for value in data]
+    return data
 
 
 @pytest.mark.slow

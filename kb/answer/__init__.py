@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 from ingest.gazetteer import Gazetteer, load_gazetteer
 from ingest.records import Fact
 from kb.answer.abstain import answerable_vector
-from kb.answer.candidates import Name, Sentence, new_names
+from kb.answer.candidates import CANDIDATE_ARTICLES, Name, Sentence, new_names
 from kb.answer.compose import (
     MOST_SENTENCES,
     NOTHING_FOUND,
@@ -40,8 +40,9 @@ from kb.store import Filters
 
 __all__ = ["Answer", "Citation", "NOTHING_FOUND", "Tools", "answer_question", "tools_for"]
 
-# Passages retrieved to find the candidate articles.
+# Passages retrieved to find the candidate articles, and within a time the question names.
 ANSWER_DEPTH = 20
+TIMED_DEPTH = 5
 
 
 @dataclass
@@ -84,15 +85,29 @@ class Scored:
 def retrieve(
     kb: KnowledgeBase, intent: Intent, k: int, filters: Filters | None
 ) -> tuple[list[Hit], bool]:
-    """Hits for the question, within the time it names when anything was published then."""
+    """Hits for the question, and whether commentary published in the time it names was found.
+
+    A named time boosts rather than restricts: most commentary carries no date, so the
+    question's own article may well be undated. The best passage published then joins the
+    candidates right behind the best few articles, and the ranker weighs it (``in_time``).
+    """
     filters = filters or Filters()
+    depth = max(k, ANSWER_DEPTH)
+    hits = search(kb, intent.text, k=depth, filters=filters)
     span = intent.time
-    if span is not None and filters.since is None and filters.until is None:
-        timed = replace(filters, since=span.since.isoformat(), until=span.until.isoformat())
-        hits = search(kb, intent.text, k=max(k, ANSWER_DEPTH), filters=timed)
-        if hits:
-            return hits, True
-    return search(kb, intent.text, k=max(k, ANSWER_DEPTH), filters=filters), False
+    if span is None or filters.since is not None or filters.until is not None:
+        return hits, False
+    timed = replace(filters, since=span.since.isoformat(), until=span.until.isoformat())
+    inside = search(kb, intent.text, k=TIMED_DEPTH, filters=timed)
+    if not inside:
+        return hits, False
+    leading = list(dict.fromkeys(hit.article_id for hit in hits))[: CANDIDATE_ARTICLES - 1]
+    if inside[0].article_id in leading:
+        return hits, True
+    at = next((n for n, hit in enumerate(hits) if hit.article_id not in leading), len(hits))
+    extra = [hit for hit in inside if hit.article_id == inside[0].article_id]
+    rest = [hit for hit in hits[at:] if hit.article_id != inside[0].article_id]
+    return hits[:at] + extra + rest, True
 
 
 def score_question(

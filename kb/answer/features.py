@@ -293,6 +293,16 @@ def article_coverage(q: Intent, s: Sentence, e: Evidence) -> float:
     return weighted_overlap(q.terms, s.article.terms, e.weights)
 
 
+def in_time(q: Intent, s: Sentence, e: Evidence) -> float:
+    """+1 when the article was published in the time the question names, -1 when dated outside
+    it, 0 when undated or the question names no time."""
+    published = (s.article.published or "")[:10]
+    if q.time is None or not published:
+        return 0.0
+    inside = q.time.since.isoformat() <= published <= q.time.until.isoformat()
+    return 1.0 if inside else -1.0
+
+
 def article_figures(q: Intent, s: Sentence, e: Evidence) -> float:
     """Share of the question's stated figures that the article states."""
     if not q.stated_values:
@@ -344,6 +354,7 @@ SENTENCE_FEATURES: tuple[Callable[[Intent, Sentence, Evidence], float], ...] = (
     article_dense,
     article_coverage,
     article_figures,
+    in_time,
 )
 
 
