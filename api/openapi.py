@@ -539,7 +539,7 @@ def openapi_document(server_url: str = "") -> dict[str, object]:
         "openapi": "3.1.0",
         "info": {
             "title": "marketkb",
-            "version": "0.1.0",
+            "version": "0.2.0",
             "description": "Answers from market commentary with cited passages, article "
             "browsing and figure extraction. Errors are "
             "application/problem+json.",

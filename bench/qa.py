@@ -65,7 +65,6 @@ def peer_passages(corpus: Path) -> list[tuple[str, str]]:
 
 def peer_answers(examples: list[Example], kb: KnowledgeBase) -> dict[str, dict[str, tuple]]:
     """Per peer, per question id: (top passage contains the answer, gold article in top 5)."""
-    from kb.answer.training import gold_group
 
     chunks = peer_passages(SHARED / "corpus" / "articles.jsonl")
     texts = [text for _, text in chunks]
@@ -79,7 +78,7 @@ def peer_answers(examples: list[Example], kb: KnowledgeBase) -> dict[str, dict[s
             top = texts[order[0]] if order else ""
             right = all(contains(top, item) for item in e.question.get("must_include", []))
             articles = list(dict.fromkeys(chunks[i][0] for i in order))[:5]
-            found[name][e.question["id"]] = (right, gold_group(kb, e.question) in articles)
+            found[name][e.question["id"]] = (right, stored_gold(kb, e.question) in articles)
 
     try:
         os.environ["HF_HUB_OFFLINE"] = os.environ["TRANSFORMERS_OFFLINE"] = "1"
@@ -116,12 +115,21 @@ def peer_answers(examples: list[Example], kb: KnowledgeBase) -> dict[str, dict[s
     return found
 
 
+def stored_gold(kb: KnowledgeBase, question: dict) -> str:
+    """The stored id of the question's gold article (the seed page by its parsed id)."""
+    from ingest.pagetext import parse_page_text
+    from kb.answer.training import gold_group
+
+    if question.get("gold_url"):
+        return gold_group(kb, question)
+    seed = SHARED / "seed" / f"{question['gold_id']}.txt"
+    return parse_page_text(seed.read_text(encoding="utf-8")).id
+
+
 def report(
     examples: list[Example], results: list[dict], peers: dict, kb: KnowledgeBase, show_wrong: bool
 ) -> None:
     """The accuracy table per file, type and style, with hit@5 and the peers beside it."""
-    from kb.answer.training import gold_group
-
     rows: dict[str, list[tuple]] = defaultdict(list)
     absent = []
     for example, result in zip(examples, results, strict=True):
@@ -130,7 +138,7 @@ def report(
             absent.append(result["kind"] != "none")
             continue
         articles = list(dict.fromkeys(h.article_id for h in example.scored.hits))[:5]
-        hit5 = gold_group(kb, q) in articles
+        hit5 = stored_gold(kb, q) in articles
         peer = [peers[name][q["id"]] for name in peers]
         for key in ("all", q["_file"], f"  type {q['type']}", f"  style {q.get('style', '-')}"):
             rows[key].append((result["correct"], hit5, peer))
