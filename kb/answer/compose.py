@@ -176,8 +176,8 @@ def quote(sentence: str) -> str:
 
 
 def dated(day: str | None) -> str:
-    """The date clause that opens an answer: "On 2026-01-29, " or nothing when undated."""
-    return f"On {day}, " if day else ""
+    """The date that opens an answer: "On 2026-01-29: " (the sentence follows as written)."""
+    return f"On {day}: " if day else ""
 
 
 _QUALIFIER_WORDS = {"approx": "about ", "over": "over ", "under": "under ", "exact": ""}
@@ -219,13 +219,6 @@ def describe(fact: Fact) -> str:
     return f"{subject}{side}{label}: {figure(fact)}{window}"
 
 
-def lower_first(text: str) -> str:
-    """Lower-case the first letter of an opening that follows a date clause ("The" -> "the")."""
-    if len(text) > 1 and text[0].isupper() and text[1].islower():
-        return text[0].lower() + text[1:]
-    return text
-
-
 def quoted_answer(sentences: list[Sentence], book: CitationBook, day: str | None) -> str:
     """The sentences in article order, each with its citation, the first after the date."""
     parts = []
@@ -242,5 +235,5 @@ def fact_answer(fact: Fact, n: int, day: str | None) -> str:
     """The fact stated once, dated and cited as [n]."""
     clause = describe(fact)
     # Upper-case the first letter only: str.capitalize() would lower-case "BTC".
-    opening = dated(day) + (clause if day else clause[:1].upper() + clause[1:])
-    return f"{opening} [{n}]."
+    when = f" (as of {day})" if day else ""
+    return f"{clause[:1].upper() + clause[1:]}{when} [{n}]."
