@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from kb.answer.candidates import Sentence
 from kb.answer.features import Evidence
 from kb.answer.question import Intent
-from kb.answer.words import STOPWORDS, matches, stem, words_of
+from kb.answer.words import STOPWORDS, matches, stem, weighted_overlap, words_of
 from kb.search import Hit
 
 _CAPITALISED = re.compile(r"(?<![.?!]\s)(?<!^)\b[A-Z][\w-]+")
@@ -105,9 +105,7 @@ def article_coverage(q: QuestionEvidence) -> float:
     if not q.ranked:
         return 0.0
     weights = q.evidence.weights
-    terms = q.ranked[0][1].article.terms
-    total = sum(weights.values()) or 1.0
-    return sum(w for t, w in weights.items() if matches(t, terms)) / total
+    return weighted_overlap(set(weights), q.ranked[0][1].article.terms, weights)
 
 
 def names_covered(q: QuestionEvidence) -> float:
