@@ -19,6 +19,7 @@ import tempfile
 import threading
 import zipfile
 from collections import OrderedDict
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -251,14 +252,9 @@ class Embedder:
         """Encode passages in batches; returns an (n, dim) float32 array of unit vectors."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        self._ensure_path()
-        model = self._bf16_model if self.query_path == "bfloat16" else self.model
-        # Longest first, so each batch pads little; the lock is taken per batch so that queries
-        # arriving during a long ingest wait for one batch, not for the whole run.
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        model = self._passage_model()
         vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
+        for done, chunk in _longest_first(texts, batch_size):
             with self._encode_lock:
                 encoded = model.encode(
                     [texts[i] for i in chunk],
@@ -271,10 +267,54 @@ class Embedder:
             encoded = encoded.float().cpu().numpy()
             vectors[chunk] = encoded / np.linalg.norm(encoded, axis=1, keepdims=True).clip(1e-12)
             if progress:
-                logger.info(
-                    "encoded %d/%d passages", min(start + batch_size, len(order)), len(order)
-                )
+                logger.info("encoded %d/%d passages", done, len(texts))
         return vectors
+
+    def encode_with_sentences(
+        self, texts: list[str], spans: list[list[tuple[int, int]]], batch_size: int = 32
+    ) -> tuple[np.ndarray, list[list[np.ndarray | None]]]:
+        """Passage unit vectors and, from the same pass, a unit vector per sentence span.
+
+        The model pools a passage as the mean of its token embeddings; a sentence's vector is
+        the mean of the passage's token embeddings inside its span, so sentences cost no second
+        encode and carry their passage's context. A span whose tokens fell past the length limit
+        gets None.
+        """
+        model = self._passage_model()
+        vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
+        sentences: list[list[np.ndarray | None]] = [[] for _ in texts]
+        for _, chunk in _longest_first(texts, batch_size):
+            batch = [texts[i] for i in chunk]
+            with self._encode_lock:
+                tokens = model.encode(
+                    batch,
+                    batch_size=batch_size,
+                    show_progress_bar=False,
+                    output_value="token_embeddings",
+                    convert_to_tensor=False,
+                )
+            offsets = model.tokenizer(
+                batch, return_offsets_mapping=True, truncation=True, max_length=model.max_seq_length
+            )["offset_mapping"]
+            for i, embedded, where in zip(chunk, tokens, offsets, strict=True):
+                embedded = embedded.float().numpy()
+                vectors[i] = _unit(embedded.mean(axis=0))
+                where = np.array(where).reshape(-1, 2)
+                if len(where) != len(embedded):  # tokenised differently: no sentence vectors
+                    sentences[i] = [None] * len(spans[i])
+                    continue
+                real = where[:, 1] > where[:, 0]  # special tokens have empty offsets
+                for a, b in spans[i]:
+                    inside = real & (where[:, 0] < b) & (where[:, 1] > a)
+                    sentences[i].append(
+                        _unit(embedded[inside].mean(axis=0)) if inside.any() else None
+                    )
+        return vectors, sentences
+
+    def _passage_model(self) -> Any:
+        """The model passages are encoded with on this machine (bfloat16 where adopted)."""
+        self._ensure_path()
+        return self._bf16_model if self.query_path == "bfloat16" else self.model
 
     def encode_query(self, text: str) -> np.ndarray:
         """Encode one query into a (dim,) unit vector; repeated queries come from an LRU cache."""
@@ -406,6 +446,20 @@ class Embedder:
 
 _embedder: Embedder | None = None
 _embedder_lock = threading.Lock()
+
+
+def _longest_first(texts: list[str], size: int) -> Iterator[tuple[int, list[int]]]:
+    """Indices of ``texts`` in batches, longest first (each batch pads little), with the count
+    done after each. Callers lock per batch, so queries arriving during a long ingest wait for
+    one batch, not for the whole run."""
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    for start in range(0, len(order), size):
+        yield min(start + size, len(order)), order[start : start + size]
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    """``vector`` scaled to length one, in float32."""
+    return (vector / max(float(np.linalg.norm(vector)), 1e-12)).astype(np.float32)
 
 
 def get_embedder(data_dir: str | os.PathLike[str]) -> Embedder:

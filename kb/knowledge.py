@@ -22,10 +22,11 @@ import numpy as np
 from ingest.chunking import ChunkSettings
 from ingest.errors import IngestError
 from ingest.records import Article
+from ingest.sentences import sentence_spans
 from kb.embedding import MODEL_DIM, MODEL_NAME, MODEL_SHA256, Embedder, ensure_model, get_embedder
 from kb.errors import KbError
 from kb.ingesting import IngestResult, failed, rewrite_article, store_article
-from kb.store import SCHEMA_VERSION, Store
+from kb.store import SCHEMA_VERSION, SentenceVectorRow, Store
 from kb.vectors import DEFAULT_APPROX_THRESHOLD, VectorIndex, manifest_path, mean_vector
 
 log = logging.getLogger(__name__)
@@ -233,6 +234,15 @@ class KnowledgeBase:
             held_articles = set(articles.ids().tolist())
             stale_articles = held_articles - set(wanted)
             articles.remove(np.array(sorted(stale_articles), dtype=np.int64))
+            # Passages whose sentences were never embedded (a store from before sentence vectors,
+            # a crash between the two encodes, another model): embed them now.
+            unsentenced = self.store.passages_without_sentence_vectors(MODEL_SHA256)
+            for start in range(0, len(unsentenced), FLUSH_PASSAGES):
+                found = self.store.get_passages(unsentenced[start : start + FLUSH_PASSAGES])
+                _, rows = self._encode({pid: p.passage.text for pid, p in found.items()})
+                self.store.put_sentence_vectors(MODEL_SHA256, rows)
+                if progress:
+                    progress(min(start + FLUSH_PASSAGES, len(unsentenced)), len(unsentenced))
             touched = {p.passage.article_id for p in self.store.get_passages(missing).values()}
             todo = touched | {a for vid, a in wanted.items() if vid not in held_articles}
             self._refresh_article_vectors(todo)
@@ -241,6 +251,7 @@ class KnowledgeBase:
                 "passages_removed": len(orphans),
                 "articles_removed": len(stale_articles),
                 "articles_refreshed": len(todo),
+                "sentences_embedded": len(unsentenced),
             }
             if any(changes.values()) or passages.open_problem or articles.open_problem:
                 log.info("vector index repaired: %s", changes)
@@ -259,9 +270,30 @@ class KnowledgeBase:
         )
         for start in range(0, len(ids), ENCODE_SLICE):
             piece = ids[start : start + ENCODE_SLICE]
-            vectors = self.embedder.encode_passages([found[pid].passage.text for pid in piece])
+            vectors, rows = self._encode({pid: found[pid].passage.text for pid in piece})
             with self._lock:
                 self._passages.add(np.array(piece, dtype=np.int64), vectors)
+            self.store.put_sentence_vectors(MODEL_SHA256, rows)
+
+    def _encode(self, texts: dict[int, str]) -> tuple[np.ndarray, list[SentenceVectorRow]]:
+        """Passage vectors and the sentence vectors of each passage, from one encode."""
+        spans = [sentence_spans(text) for text in texts.values()]
+        vectors, sentences = self.embedder.encode_with_sentences(list(texts.values()), spans)
+        rows = []
+        for pid, own, found in zip(texts, spans, sentences, strict=True):
+            kept = [(span, v) for span, v in zip(own, found, strict=True) if v is not None]
+            rows.append(
+                SentenceVectorRow(
+                    pid,
+                    [span for span, _ in kept],
+                    np.array([v for _, v in kept], dtype=np.float32).reshape(len(kept), MODEL_DIM),
+                )
+            )
+        return vectors, rows
+
+    def sentence_vectors(self, passage_ids: Iterable[int]) -> dict[int, SentenceVectorRow]:
+        """The stored vectors of those passages' sentences, where present."""
+        return self.store.sentence_vectors(MODEL_SHA256, passage_ids)
 
     def _refresh_article_vectors(self, article_ids: Iterable[str]) -> None:
         with self._lock:

@@ -1,4 +1,5 @@
-"""The SQLite store: articles, their URLs, passages (with FTS5), shingle sketches and facts.
+"""The SQLite store: articles, their URLs, passages (with FTS5), shingle sketches and facts, and
+the vectors of each passage's sentences (derived, like the FAISS files, and repaired on open).
 
 SQLite is the source of truth; the FAISS index is derived from it and repaired against it on open.
 Each article is written with its passages and facts in one transaction, so a crash leaves either
@@ -17,6 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+import numpy as np
 
 from ingest.records import Article, Fact, Passage, QAPair, RelatedTeaser, canonical_url
 from kb.errors import KbError, NotFound
@@ -100,6 +103,12 @@ CREATE TABLE IF NOT EXISTS facts (
 CREATE INDEX IF NOT EXISTS facts_article ON facts(article_id);
 CREATE INDEX IF NOT EXISTS facts_entity ON facts(entity COLLATE NOCASE, metric);
 CREATE INDEX IF NOT EXISTS facts_metric ON facts(metric, as_of);
+CREATE TABLE IF NOT EXISTS sentence_vectors (
+    passage_id INTEGER PRIMARY KEY REFERENCES passages(id) ON DELETE CASCADE,
+    model TEXT NOT NULL,
+    spans TEXT NOT NULL,
+    vectors BLOB NOT NULL
+);
 """
 
 _FTS_WORD = re.compile(r"\w+", re.UNICODE)
@@ -170,6 +179,15 @@ class StoredPassage:
     url: str | None
     source: str | None
     published: str | None
+
+
+@dataclass
+class SentenceVectorRow:
+    """The unit vectors of one passage's sentences, one row per span (offsets in the passage)."""
+
+    passage_id: int
+    spans: list[tuple[int, int]]
+    vectors: np.ndarray
 
 
 @dataclass
@@ -544,6 +562,49 @@ class Store:
                     row["id"], passage, row["title"], row["url"], row["source"], row["published"]
                 )
         return found
+
+    def put_sentence_vectors(self, model: str, rows: list[SentenceVectorRow]) -> None:
+        """Store (or replace) passages' sentence vectors; passages since deleted are skipped."""
+        with self.transaction() as db:
+            for row in rows:
+                db.execute(
+                    "INSERT OR REPLACE INTO sentence_vectors "
+                    "SELECT id, ?, ?, ? FROM passages WHERE id = ?",
+                    (
+                        model,
+                        json.dumps([list(span) for span in row.spans]),
+                        row.vectors.astype(np.float16).tobytes(),
+                        row.passage_id,
+                    ),
+                )
+
+    def sentence_vectors(self, model: str, ids: Iterable[int]) -> dict[int, SentenceVectorRow]:
+        """The stored sentence vectors of those passages that have them for ``model``."""
+        ids = list(ids)
+        found: dict[int, SentenceVectorRow] = {}
+        db = self._connection()
+        for chunk_start in range(0, len(ids), 500):
+            chunk = ids[chunk_start : chunk_start + 500]
+            rows = db.execute(
+                "SELECT passage_id, spans, vectors FROM sentence_vectors "
+                f"WHERE model = ? AND passage_id IN ({','.join('?' * len(chunk))})",
+                [model, *chunk],
+            )
+            for row in rows:
+                spans = [(int(a), int(b)) for a, b in json.loads(row["spans"])]
+                flat = np.frombuffer(row["vectors"], dtype=np.float16).astype(np.float32)
+                vectors = flat.reshape(len(spans), -1) if spans else flat.reshape(0, 0)
+                found[row["passage_id"]] = SentenceVectorRow(row["passage_id"], spans, vectors)
+        return found
+
+    def passages_without_sentence_vectors(self, model: str) -> list[int]:
+        """Ids of passages with no sentence vectors from ``model``."""
+        rows = self._connection().execute(
+            "SELECT p.id FROM passages p LEFT JOIN sentence_vectors s "
+            "ON s.passage_id = p.id AND s.model = ? WHERE s.passage_id IS NULL ORDER BY p.id",
+            (model,),
+        )
+        return [row[0] for row in rows]
 
     def passage_ids_matching(self, filters: Filters) -> set[int] | None:
         """Ids of passages whose article passes ``filters``; None when nothing is filtered."""

@@ -17,6 +17,7 @@ from support.corpus import articles_of, build_data_dir, corpus_records, shape_pr
 
 from ingest.dedupe import DUPLICATE_OVERLAP, overlap, shingle_hashes
 from ingest.records import canonical_url
+from ingest.sentences import sentence_spans
 from kb.embedding import MODEL_DIM, MODEL_SHA256, Embedder
 from kb.errors import NotFound
 from kb.knowledge import (
@@ -86,6 +87,60 @@ def test_every_stored_passage_has_exactly_one_vector(kb: KnowledgeBase) -> None:
     assert set(kb.passage_index().ids().tolist()) == kb.store.passage_ids()
     assert len(kb.article_index()) == BASE_ARTICLES
     assert kb.consistency_problems() == []
+
+
+def test_every_passage_stores_one_vector_per_sentence(kb: KnowledgeBase) -> None:
+    ids = sorted(kb.store.passage_ids())
+    stored = kb.sentence_vectors(ids)
+    assert sorted(stored) == ids
+    for pid, passage in kb.store.get_passages(ids).items():
+        assert stored[pid].spans == sentence_spans(passage.passage.text)
+        norms = np.linalg.norm(stored[pid].vectors, axis=1)
+        assert np.allclose(norms, 1.0, atol=1e-2)  # unit vectors, stored in float16
+
+
+def test_a_sentence_vector_stands_for_its_own_sentence(
+    kb: KnowledgeBase, embedder: Embedder
+) -> None:
+    # Pooled from the passage's tokens, a sentence's vector carries context; it should still
+    # be nearer its own sentence, encoded alone, than any other sentence of the passage.
+    ids = sorted(kb.store.passage_ids())
+    stored = kb.sentence_vectors(ids)
+    nearest_own = total = 0
+    for pid, passage in kb.store.get_passages(ids).items():
+        text, row = passage.passage.text, stored[pid]
+        alone = embedder.encode_passages([text[a:b] for a, b in row.spans])
+        nearest = np.argmax(row.vectors @ alone.T, axis=1)
+        nearest_own += int(np.sum(nearest == np.arange(len(row.spans))))
+        total += len(row.spans)
+    assert total > 0 and nearest_own / total >= 0.75
+
+
+def test_passage_vectors_are_the_mean_of_their_tokens_as_the_model_pools_them(
+    kb: KnowledgeBase, embedder: Embedder
+) -> None:
+    ids = sorted(kb.store.passage_ids())[:5]
+    texts = [p.passage.text for p in kb.store.get_passages(ids).values()]
+    pooled, _ = embedder.encode_with_sentences(texts, [sentence_spans(t) for t in texts])
+    cosines = np.sum(pooled * embedder.encode_passages(texts), axis=1)
+    assert np.all(cosines > 0.9999)
+
+
+def test_missing_sentence_vectors_are_embedded_on_repair(kb: KnowledgeBase) -> None:
+    kb.passage_index()
+    ids = sorted(kb.store.passage_ids())
+    with kb.store.transaction() as db:
+        db.execute("DELETE FROM sentence_vectors WHERE passage_id = ?", (ids[0],))
+    assert kb.store.passages_without_sentence_vectors(MODEL_SHA256) == [ids[0]]
+    assert kb.repair()["sentences_embedded"] == 1
+    assert kb.store.passages_without_sentence_vectors(MODEL_SHA256) == []
+
+
+def test_deleting_an_article_deletes_its_sentence_vectors(kb: KnowledgeBase) -> None:
+    article_id = kb.store.article_ids()[0]
+    passage_ids = kb.store.article_passage_ids(article_id)
+    kb.delete_article(article_id)
+    assert kb.sentence_vectors(passage_ids) == {}
 
 
 def test_passages_of_each_article_run_in_order_and_slice_its_body(kb: KnowledgeBase) -> None:
@@ -212,6 +267,7 @@ def test_reopened_knowledge_base_finds_everything(
         "passages_removed": 0,
         "articles_removed": 0,
         "articles_refreshed": 0,
+        "sentences_embedded": 0,
     }
     assert again.stats() == stats
     assert set(again.passage_index().ids().tolist()) == passage_ids

@@ -55,6 +55,14 @@ class RandomEmbedder:
         vectors = np.random.default_rng(len(texts)).standard_normal((len(texts), MODEL_DIM))
         return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
 
+    def encode_with_sentences(
+        self, texts: list[str], spans: list[list[tuple[int, int]]], **_: object
+    ) -> tuple[np.ndarray, list[list[np.ndarray]]]:
+        """A random unit vector per text and per sentence span."""
+        return self.encode_passages(texts), [
+            list(self.encode_passages(["."] * len(s))) for s in spans
+        ]
+
 
 @pytest.fixture(scope="module")
 def reference_counts(tmp_path_factory: pytest.TempPathFactory, model_data_dir: Path) -> dict:

@@ -43,7 +43,7 @@ def gather(
     question = kb.embedder.encode_query(intent.text)
     clause = intent.clause.strip()
     clause_vector = kb.embedder.encode_query(clause) if clause and clause != intent.text else None
-    by_start = vectors.of(kb.embedder, sentences)
+    by_start = vectors.of(kb, sentences)
     for sentence in sentences:
         vector = by_start.get(sentence.key)
         if vector is None:

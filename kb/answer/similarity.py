@@ -1,9 +1,12 @@
-"""Sentence vectors of candidate articles, embedded once per article and kept in an LRU.
+"""Sentence vectors of candidate articles: stored at ingest, else embedded once and kept in an LRU.
 
 Word overlap cannot tell the sentence restating a question from the one answering it when both
 share the question's words, and it misses paraphrase. Embedding each candidate sentence fixes
-both. The cache belongs to the caller (one per knowledge base), keyed by article id and a hash of
-the article's sentences, so a changed article is embedded again.
+both. Ingest stores every passage's sentence vectors (``KnowledgeBase.sentence_vectors``, pooled
+from the passage's own encoding), so a question only encodes itself. Sentences without stored
+vectors (a store being repaired, a sentence past the model's length limit) are embedded here;
+that cache belongs to the caller (one per knowledge base), keyed by article id and a hash of the
+article's sentences, so a changed article is embedded again.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from collections import OrderedDict
 import numpy as np
 
 from kb.answer.candidates import Sentence
-from kb.embedding import Embedder
+from kb.knowledge import KnowledgeBase
 
 # Sentences of one article embedded at most (corpus articles have 8-40).
 MOST_SENTENCES = 64
@@ -30,14 +33,22 @@ class SentenceVectors:
         self._cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
-    def of(
-        self, embedder: Embedder, sentences: list[Sentence]
-    ) -> dict[tuple[str, int], np.ndarray]:
-        """Vectors by sentence key, for several articles' sentences, in one encode call."""
+    def of(self, kb: KnowledgeBase, sentences: list[Sentence]) -> dict[tuple[str, int], np.ndarray]:
+        """Vectors by sentence key: the stored ones, the rest embedded in one encode call."""
+        stored = kb.sentence_vectors({s.passage_id for s in sentences})
+        at = {
+            (pid, span): row.vectors[n]
+            for pid, row in stored.items()
+            for n, span in enumerate(row.spans)
+        }
+        found: dict[tuple[str, int], np.ndarray] = {}
         by_article: dict[str, list[Sentence]] = {}
         for sentence in sentences:
-            by_article.setdefault(sentence.article_id, []).append(sentence)
-        found: dict[tuple[str, int], np.ndarray] = {}
+            vector = at.get((sentence.passage_id, sentence.span))
+            if vector is not None:
+                found[sentence.key] = vector
+            else:
+                by_article.setdefault(sentence.article_id, []).append(sentence)
         missing: list[tuple[tuple[str, str], list[Sentence]]] = []
         for article_id, own in by_article.items():
             own = own[:MOST_SENTENCES]
@@ -53,7 +64,7 @@ class SentenceVectors:
                 found.update((s.key, v) for s, v in zip(own, vectors, strict=True))
         if missing:
             texts = [s.text for _, own in missing for s in own]
-            vectors = embedder.encode_passages(texts)
+            vectors = kb.embedder.encode_passages(texts)
             at = 0
             for key, own in missing:
                 mine = vectors[at : at + len(own)]

@@ -63,13 +63,16 @@ TREE_PARAMS = {
 }
 TREE_ROUNDS = 300
 # The thresholds tried; chosen by cross-validation, the answerable one under the goal below.
+# Earlier values win ties, so "second" runs from the shortest answers to the longest.
 GRID = {
     "answerable": (0.3, 0.4, 0.5, 0.6, 0.7),
     "lead": (0.5, 0.7, 0.9, 1.01),
-    "second": (0.2, 0.4, 0.6, 1.01),
+    "second": (1.01, 0.6, 0.4, 0.2, 0.1, 0.0),
 }
-# Most out-of-corpus questions that may get an answer while accuracy is maximised.
-MOST_FALSE_ANSWERS = 0.10
+# Most out-of-corpus questions that may get an answer while accuracy is maximised: below the
+# 10% goal, because the rate is estimated on the ~38 absent questions of a training split and
+# varies by a few questions between splits.
+MOST_FALSE_ANSWERS = 0.06
 # Share of the evidence sentence's words a candidate must use to count as that sentence.
 EVIDENCE_OVERLAP = 0.6
 # The date answers are read against while training: the questions name no relative times.

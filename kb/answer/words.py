@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
+from functools import lru_cache
 
 _WORD = re.compile(r"[a-z0-9]+(?:[.'/][a-z0-9]+)*")
 # Function words and the reporting verbs every article uses: they say nothing about the topic.
@@ -124,29 +126,45 @@ def terms_of(text: str) -> set[str]:
     return {stem(word) for word in words_of(text) if word not in STOPWORDS}
 
 
-def matches(term: str, terms: set[str]) -> bool:
+def matches(term: str, terms: AbstractSet[str]) -> bool:
     """Whether ``term`` is in ``terms``, or prefixes one of them ("hold" ~ "holdin")."""
-    if term in terms:
-        return True
-    return len(term) >= 4 and any(
-        word.startswith(term) or (len(word) >= 4 and term.startswith(word)) for word in terms
-    )
+    return term in terms or _prefix_match(term, terms, _prefixes(frozenset(terms)))
 
 
-def overlap(terms: set[str], other: set[str]) -> float:
+def overlap(terms: AbstractSet[str], other: AbstractSet[str]) -> float:
     """Share of ``terms`` found in ``other``."""
     if not terms:
         return 0.0
-    return sum(1 for term in terms if matches(term, other)) / len(terms)
+    prefixes = _prefixes(frozenset(other))
+    return sum(1 for t in terms if t in other or _prefix_match(t, other, prefixes)) / len(terms)
 
 
-def weighted_overlap(terms: set[str], other: set[str], weights: Mapping[str, float]) -> float:
+def weighted_overlap(
+    terms: AbstractSet[str], other: AbstractSet[str], weights: Mapping[str, float]
+) -> float:
     """Share of the weight of ``terms`` found in ``other`` (weights default to 1)."""
     total = sum(weights.get(term, 1.0) for term in terms)
     if not total:
         return 0.0
-    found = sum(weights.get(term, 1.0) for term in terms if matches(term, other))
+    prefixes = _prefixes(frozenset(other))
+    found = sum(
+        weights.get(t, 1.0) for t in terms if t in other or _prefix_match(t, other, prefixes)
+    )
     return found / total
+
+
+def _prefix_match(term: str, terms: AbstractSet[str], prefixes: frozenset[str]) -> bool:
+    """Whether a word of ``terms`` starts with ``term`` or, four letters or longer, starts it."""
+    if len(term) < 4:
+        return False
+    return term in prefixes or any(term[:k] in terms for k in range(4, len(term)))
+
+
+@lru_cache(maxsize=2048)
+def _prefixes(terms: frozenset[str]) -> frozenset[str]:
+    """Every proper prefix of four or more letters of the words in ``terms``; sets repeat
+    across sentences (an article's terms), so the prefixes are computed once per set."""
+    return frozenset(word[:k] for word in terms for k in range(4, len(word)))
 
 
 def idf(document_count: int, total: int) -> float:
