@@ -20,15 +20,14 @@ from ingest.gazetteer import canonical
 from ingest.jsonl import article_from_record
 from ingest.records import Article
 from ingest.sources import SourceOptions, read_sources, read_upload
+from kb.answer import MAX_K, MAX_QUESTION_CHARS
 from kb.errors import KbError
 from kb.knowledge import KnowledgeBase
 from kb.store import Filters, StoredArticle
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
 
-MAX_K = 50
 MAX_PER_PAGE = 100
-MAX_QUESTION_CHARS = 1000
 MAX_EXTRACT_CHARS = 200_000
 MAX_URLS = 50
 MAX_ARTICLES = 1000

@@ -295,8 +295,7 @@ def ask(
     import shlex
     from urllib.parse import parse_qsl, urlsplit
 
-    from api.routes import MAX_K, MAX_QUESTION_CHARS
-    from kb.answer import answer_question
+    from kb.answer import MAX_K, MAX_QUESTION_CHARS, answer_question
     from kb.store import Filters
 
     question = " ".join(question.split())

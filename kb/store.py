@@ -27,6 +27,8 @@ from kb.errors import KbError, NotFound
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+# Ids bound per "IN (...)" query, well under SQLite's limit on host parameters.
+IDS_PER_QUERY = 500
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -537,11 +539,9 @@ class Store:
 
     def get_passages(self, ids: Iterable[int]) -> dict[int, StoredPassage]:
         """Stored passages by id (ids that do not exist are left out)."""
-        ids = list(ids)
         found: dict[int, StoredPassage] = {}
         db = self._connection()
-        for chunk_start in range(0, len(ids), 500):
-            chunk = ids[chunk_start : chunk_start + 500]
+        for chunk in _chunks(ids):
             rows = db.execute(
                 'SELECT p.id, p.article_id, p.ordinal, p.heading, p.start, p."end", p.text, '
                 "a.title, a.url, a.source, a.published FROM passages p "
@@ -580,11 +580,9 @@ class Store:
 
     def sentence_vectors(self, model: str, ids: Iterable[int]) -> dict[int, SentenceVectorRow]:
         """The stored sentence vectors of those passages that have them for ``model``."""
-        ids = list(ids)
         found: dict[int, SentenceVectorRow] = {}
         db = self._connection()
-        for chunk_start in range(0, len(ids), 500):
-            chunk = ids[chunk_start : chunk_start + 500]
+        for chunk in _chunks(ids):
             rows = db.execute(
                 "SELECT passage_id, spans, vectors FROM sentence_vectors "
                 f"WHERE model = ? AND passage_id IN ({','.join('?' * len(chunk))})",
@@ -748,6 +746,13 @@ class Store:
             if using:
                 found[word] = using
         return found
+
+
+def _chunks(ids: Iterable[int], size: int = IDS_PER_QUERY) -> Iterator[list[int]]:
+    """``ids`` in lists of at most ``size``, each small enough for one ``IN (...)`` query."""
+    ids = list(ids)
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
 
 
 def _article_where(filters: Filters) -> tuple[list[str], list[object]]:

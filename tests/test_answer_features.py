@@ -134,3 +134,17 @@ def test_features_do_not_change_their_inputs() -> None:
     before = (list(s.facts), set(s.terms), set(q.terms))
     sentence_matrix(q, [s], evidence(q, [s]))
     assert (list(s.facts), set(s.terms), set(q.terms)) == before
+
+
+def test_a_runner_up_restating_the_best_sentence_gives_way_to_one_adding_to_it() -> None:
+    from kb.answer import _explaining
+    from kb.answer.model import Thresholds
+
+    best = sentence("Futures traders lost heavily as the token slid on Tuesday.", order=0)
+    echo = sentence("On Tuesday the token slid and futures traders lost heavily.", order=5)
+    new = sentence("A delayed unlock schedule had spooked early holders.", order=9)
+    ranked = [(0.5, best), (0.3, echo), (0.2, new)]
+    plain = _explaining(ranked, 0.5, best, Thresholds(second=0.1, diversity=0.0))
+    diverse = _explaining(ranked, 0.5, best, Thresholds(second=0.1, diversity=1.0))
+    assert plain == [best, echo, new]  # room for both: weight order
+    assert diverse[1] is new and diverse[2] is echo

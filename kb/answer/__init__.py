@@ -31,18 +31,34 @@ from kb.answer.compose import (
 )
 from kb.answer.evidence import gather, term_weights
 from kb.answer.features import Evidence, fact_vector, name_vector, refers_back, sentence_matrix
-from kb.answer.model import Ranker, feature_names, load_ranker
+from kb.answer.model import Ranker, Thresholds, feature_names, load_ranker
 from kb.answer.question import Intent, read_question
 from kb.answer.similarity import SentenceVectors
+from kb.answer.words import overlap
 from kb.knowledge import KnowledgeBase
 from kb.search import Hit, search
 from kb.store import Filters
 
-__all__ = ["Answer", "Citation", "NOTHING_FOUND", "Tools", "answer_question", "tools_for"]
+__all__ = [
+    "MAX_K",
+    "MAX_QUESTION_CHARS",
+    "NOTHING_FOUND",
+    "Answer",
+    "Citation",
+    "Tools",
+    "answer_question",
+    "tools_for",
+]
+
+# The longest question read and the most passages cited (or searched), for every caller.
+MAX_QUESTION_CHARS = 1000
+MAX_K = 50
 
 # Passages retrieved to find the candidate articles, and within a time the question names.
 ANSWER_DEPTH = 20
 TIMED_DEPTH = 5
+# The runner-ups an answer may quote are drawn from the best sentences up to this rank.
+RUNNER_UP_POOL = 6
 
 
 @dataclass
@@ -176,7 +192,7 @@ def compose_answer(
     hits = sorted(scored.hits, key=lambda hit: hit.article_id != best.article_id)
     book = CitationBook(kb, hits, k)
     day = (best.article.published or "")[:10] or None
-    chosen = _explaining(scored.sentences, best_p, best, ranker.thresholds.second)
+    chosen = _explaining(scored.sentences, best_p, best, ranker.thresholds)
     facts = [(f, book.cite(s)) for s in chosen for f in s.facts if not intent.states(f.value)]
     answer = Answer(question, quoted_answer(chosen, book, day), "passage", facts=facts)
     if intent.kind == "ranking":
@@ -233,9 +249,13 @@ def _lead_fact(intent: Intent, best: Sentence, ranker: Ranker) -> Fact | None:
 
 
 def _explaining(
-    ranked: list[tuple[float, Sentence]], best_p: float, best: Sentence, second: float
+    ranked: list[tuple[float, Sentence]], best_p: float, best: Sentence, thresholds: Thresholds
 ) -> list[Sentence]:
-    """The best sentence, the sentence it leans on or that continues it, and a close runner-up."""
+    """The best sentence, the sentence it leans on or that continues it, and runner-ups.
+
+    A runner-up must reach ``thresholds.second`` of the best sentence's weight; among those, the
+    ones adding most beside what is already chosen come first (weight share minus
+    ``thresholds.diversity`` times the largest word overlap with a chosen sentence)."""
     by_place = {(s.article_id, s.order): s for _, s in ranked}
     chosen = [best]
     after = by_place.get((best.article_id, best.order + 1))
@@ -244,9 +264,21 @@ def _explaining(
         chosen.append(after)
     if before is not None and refers_back(best.text):
         chosen.insert(0, before)
-    for p, sentence in ranked[1:3]:
-        if len(chosen) < MOST_SENTENCES and p >= second * best_p and sentence not in chosen:
-            chosen.append(sentence)
+    pool = [
+        (p / best_p, s)
+        for p, s in ranked[1:RUNNER_UP_POOL]
+        if p >= thresholds.second * best_p and s not in chosen
+    ]
+    while len(chosen) < MOST_SENTENCES and pool:
+        pick = max(
+            pool,
+            key=lambda item: (
+                item[0]
+                - thresholds.diversity * max(overlap(item[1].terms, c.terms) for c in chosen)
+            ),
+        )
+        chosen.append(pick[1])
+        pool.remove(pick)
     return chosen[:MOST_SENTENCES]
 
 

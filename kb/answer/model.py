@@ -91,10 +91,18 @@ class Thresholds:
     answerable: float = 0.5  # below this probability the answer is "I don't know"
     lead: float = 0.5  # a name or a stated fact leads when its model reaches this
     second: float = 0.6  # a further sentence is quoted at this share of the best one's weight
+    # How much a runner-up's word overlap with the sentences already chosen counts against it
+    # (maximal marginal relevance): a runner-up restating the best sentence adds nothing.
+    diversity: float = 0.0
 
     def to_dict(self) -> dict[str, float]:
         """JSON-ready data."""
-        return {"answerable": self.answerable, "lead": self.lead, "second": self.second}
+        return {
+            "answerable": self.answerable,
+            "lead": self.lead,
+            "second": self.second,
+            "diversity": self.diversity,
+        }
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
 import platform
 import sys
@@ -68,6 +69,7 @@ GRID = {
     "answerable": (0.3, 0.4, 0.5, 0.6, 0.7),
     "lead": (0.5, 0.7, 0.9, 1.01),
     "second": (1.01, 0.6, 0.4, 0.2, 0.1, 0.0),
+    "diversity": (0.0, 0.5, 1.0),
 }
 # Most out-of-corpus questions that may get an answer while accuracy is maximised: below the
 # 10% goal, because the rate is estimated on the ~38 absent questions of a training split and
@@ -300,28 +302,29 @@ def choose_thresholds(kb: KnowledgeBase, examples: list[Example], folds: int = F
     for train, test in _folds(examples, folds):
         ranker = fit_ranker([examples[i] for i in train])
         prepared.extend((prepare(examples[i], ranker), ranker) for i in test)
-    # Composition does not depend on the answerable threshold: compose once per (lead, second),
-    # answering everything, then apply each answerable threshold to the answer's confidence.
+    # Composition does not depend on the answerable threshold: compose once per (lead, second,
+    # diversity), answering everything, then apply each answerable threshold to the confidence.
     best: tuple[tuple, Thresholds] | None = None
-    for lead in GRID["lead"]:
-        for second in GRID["second"]:
-            always = Thresholds(0.0, lead, second)
-            composed = [
-                (
-                    p.example.absent,
-                    p.scored.answerable,
-                    evaluate(kb, p, replace(ranker, thresholds=always))["correct"],
-                )
-                for p, ranker in prepared
-            ]
-            for answerable in GRID["answerable"]:
-                asked = [ok and conf >= answerable for absent, conf, ok in composed if not absent]
-                absent = [conf >= answerable for is_absent, conf, _ in composed if is_absent]
-                accuracy = sum(asked) / (len(asked) or 1)
-                false_rate = sum(absent) / (len(absent) or 1)
-                key = (false_rate <= MOST_FALSE_ANSWERS, accuracy, -false_rate)
-                if best is None or key > best[0]:
-                    best = (key, Thresholds(answerable, lead, second))
+    for lead, second, diversity in itertools.product(
+        GRID["lead"], GRID["second"], GRID["diversity"]
+    ):
+        always = Thresholds(0.0, lead, second, diversity)
+        composed = [
+            (
+                p.example.absent,
+                p.scored.answerable,
+                evaluate(kb, p, replace(ranker, thresholds=always))["correct"],
+            )
+            for p, ranker in prepared
+        ]
+        for answerable in GRID["answerable"]:
+            asked = [ok and conf >= answerable for absent, conf, ok in composed if not absent]
+            absent = [conf >= answerable for is_absent, conf, _ in composed if is_absent]
+            accuracy = sum(asked) / (len(asked) or 1)
+            false_rate = sum(absent) / (len(absent) or 1)
+            key = (false_rate <= MOST_FALSE_ANSWERS, accuracy, -false_rate)
+            if best is None or key > best[0]:
+                best = (key, Thresholds(answerable, lead, second, diversity))
     assert best is not None
     return best[1]
 
