@@ -144,7 +144,23 @@ def test_a_runner_up_restating_the_best_sentence_gives_way_to_one_adding_to_it()
     echo = sentence("On Tuesday the token slid and futures traders lost heavily.", order=5)
     new = sentence("A delayed unlock schedule had spooked early holders.", order=9)
     ranked = [(0.5, best), (0.3, echo), (0.2, new)]
-    plain = _explaining(ranked, 0.5, best, Thresholds(second=0.1, diversity=0.0))
-    diverse = _explaining(ranked, 0.5, best, Thresholds(second=0.1, diversity=1.0))
+    q = intent("Why did the token slide?")
+    plain = _explaining(ranked, 0.5, best, Thresholds(second=0.1, diversity=0.0), q)
+    diverse = _explaining(ranked, 0.5, best, Thresholds(second=0.1, diversity=1.0), q)
     assert plain == [best, echo, new]  # room for both: weight order
     assert diverse[1] is new and diverse[2] is echo
+
+
+def test_a_runner_up_repeating_an_answer_figure_is_left_out() -> None:
+    from kb.answer import _explaining
+    from kb.answer.model import Thresholds
+
+    first = "The fund drew $40 million on its best day."
+    again = "Its best day brought in $40 million, a record."
+    other = "Rival funds drew far less that week."
+    best = sentence(first, 0, [fact("$40 million", first, 40e6, "USD", "fund_flow")])
+    repeat = sentence(again, 3, [fact("$40 million", again, 40e6, "USD", "fund_flow")])
+    rest = sentence(other, 6)
+    ranked = [(0.5, best), (0.3, repeat), (0.2, rest)]
+    q = intent("How much did the fund draw on its best day?")
+    assert _explaining(ranked, 0.5, best, Thresholds(second=0.1), q) == [best, rest]

@@ -192,7 +192,7 @@ def compose_answer(
     hits = sorted(scored.hits, key=lambda hit: hit.article_id != best.article_id)
     book = CitationBook(kb, hits, k)
     day = (best.article.published or "")[:10] or None
-    chosen = _explaining(scored.sentences, best_p, best, ranker.thresholds)
+    chosen = _explaining(scored.sentences, best_p, best, ranker.thresholds, intent)
     facts = [(f, book.cite(s)) for s in chosen for f in s.facts if not intent.states(f.value)]
     answer = Answer(question, quoted_answer(chosen, book, day), "passage", facts=facts)
     if intent.kind == "ranking":
@@ -249,12 +249,17 @@ def _lead_fact(intent: Intent, best: Sentence, ranker: Ranker) -> Fact | None:
 
 
 def _explaining(
-    ranked: list[tuple[float, Sentence]], best_p: float, best: Sentence, thresholds: Thresholds
+    ranked: list[tuple[float, Sentence]],
+    best_p: float,
+    best: Sentence,
+    thresholds: Thresholds,
+    intent: Intent,
 ) -> list[Sentence]:
     """The best sentence, the sentence it leans on or that continues it, and runner-ups.
 
-    A runner-up must reach ``thresholds.second`` of the best sentence's weight; among those, the
-    ones adding most beside what is already chosen come first (weight share minus
+    A runner-up must reach ``thresholds.second`` of the best sentence's weight and state no
+    figure a chosen sentence already gives (besides the question's own); among those, the ones
+    adding most beside what is already chosen come first (weight share minus
     ``thresholds.diversity`` times the largest word overlap with a chosen sentence)."""
     by_place = {(s.article_id, s.order): s for _, s in ranked}
     chosen = [best]
@@ -270,6 +275,10 @@ def _explaining(
         if p >= thresholds.second * best_p and s not in chosen
     ]
     while len(chosen) < MOST_SENTENCES and pool:
+        given = {figure for s in chosen for figure in _answer_figures(s, intent)}
+        pool = [item for item in pool if not _answer_figures(item[1], intent) & given]
+        if not pool:
+            break
         pick = max(
             pool,
             key=lambda item: (
@@ -280,6 +289,11 @@ def _explaining(
         chosen.append(pick[1])
         pool.remove(pick)
     return chosen[:MOST_SENTENCES]
+
+
+def _answer_figures(sentence: Sentence, intent: Intent) -> set[tuple[float, str]]:
+    """The (value, unit) of each figure the sentence states that the question does not."""
+    return {(round(f.value, 6), f.unit) for f in sentence.facts if not intent.states(f.value)}
 
 
 def _other_figures(kb: KnowledgeBase, fact: Fact) -> dict[str, object] | None:
