@@ -234,8 +234,8 @@ class KnowledgeBase:
             held_articles = set(articles.ids().tolist())
             stale_articles = held_articles - set(wanted)
             articles.remove(np.array(sorted(stale_articles), dtype=np.int64))
-            # Passages whose sentences were never embedded (a store from before sentence vectors,
-            # a crash between the two encodes, another model): embed them now.
+            # Passages without sentence vectors (a store from before them, a crash between the
+            # index save and their write, another model): encode them now.
             unsentenced = self.store.passages_without_sentence_vectors(MODEL_SHA256)
             for start in range(0, len(unsentenced), FLUSH_PASSAGES):
                 found = self.store.get_passages(unsentenced[start : start + FLUSH_PASSAGES])
