@@ -398,7 +398,8 @@ class KnowledgeBase:
         """What disagrees between the store and the vector indexes; empty when they agree.
 
         Every stored passage must have exactly one vector and every vector a stored passage; every
-        article with passages must have exactly one article vector, and no other article may.
+        article with passages must have exactly one article vector, and no other article may;
+        every stored passage must have its sentence vectors.
         """
         self.passage_index()
         with self._lock:
@@ -428,6 +429,11 @@ class KnowledgeBase:
                 problems.append(f"{len(lacking)} articles have no article vector")
             if extra := held_articles - with_passages:
                 problems.append(f"{len(extra)} article vectors belong to no stored article")
+            if unsentenced := self.store.passages_without_sentence_vectors(MODEL_SHA256):
+                problems.append(
+                    f"{len(unsentenced)} stored passages have no sentence vectors, e.g. "
+                    f"{unsentenced[:5]}"
+                )
             return problems
 
     def nearest_passages(

@@ -132,8 +132,10 @@ def test_missing_sentence_vectors_are_embedded_on_repair(kb: KnowledgeBase) -> N
     with kb.store.transaction() as db:
         db.execute("DELETE FROM sentence_vectors WHERE passage_id = ?", (ids[0],))
     assert kb.store.passages_without_sentence_vectors(MODEL_SHA256) == [ids[0]]
+    assert "1 stored passages have no sentence vectors" in " | ".join(kb.consistency_problems())
     assert kb.repair()["sentences_embedded"] == 1
     assert kb.store.passages_without_sentence_vectors(MODEL_SHA256) == []
+    assert kb.consistency_problems() == []
 
 
 def test_deleting_an_article_deletes_its_sentence_vectors(kb: KnowledgeBase) -> None:
