@@ -524,6 +524,10 @@ class Store:
             for table in ("articles", "passages", "facts")
         }
 
+    def passage_total(self) -> int:
+        """How many passages are stored."""
+        return self._connection().execute("SELECT COUNT(*) FROM passages").fetchone()[0]
+
     # -- passages ----------------------------------------------------------------------------
 
     def passage_ids(self) -> set[int]:

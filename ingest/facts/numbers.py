@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ingest.dates import CALENDAR_WORDS
 from ingest.gazetteer import Gazetteer
 
 _NUMBER = re.compile(r"(?<![\w.,/:#@])(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)(?!\d)")
@@ -179,16 +180,18 @@ _COUNT_NOUNS = frozenset(
     ]
 )
 _COIN_NOUNS = frozenset({"coins", "coin", "tokens", "token"})
+# Month names and their abbreviations, as a regex alternation.
+_MONTH_WORDS = "|".join(
+    [*CALENDAR_WORDS[:12], *(name[:3] for name in CALENDAR_WORDS[:12] if name != "may"), "sept"]
+)
 _DURATION_OR_LABEL_AFTER = re.compile(
     r"(?:\s?-?(?:hours?|hrs?|h|days?|d|weeks?|wks?|months?|mos?|years?|yrs?|y|minutes?|mins?|min|seconds?|"
     r"secs?|s|quarters?|decades?|centur(?:y|ies)|am|pm|a\.m\.|p\.m\.|UTC|GMT|EST|ET)\b"
-    r"|(?:st|nd|rd|th)\b|\s?(?:January|February|March|April|May|June|July|August|September|October|"
-    r"November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\b\.?|[:/]\d|\.\d+\.\d)",
+    r"|(?:st|nd|rd|th)\b|\s?(?:" + _MONTH_WORDS + r")\b\.?|[:/]\d|\.\d+\.\d)",
     re.IGNORECASE,
 )
 _MONTH_BEFORE = re.compile(
-    r"\b(?:January|February|March|April|May|June|July|August|September|October|November|December|"
-    r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?\s$",
+    r"\b(?:" + _MONTH_WORDS + r")\.?\s$",
     re.IGNORECASE,
 )
 _LABEL_BEFORE = re.compile(

@@ -107,7 +107,12 @@ class Article:
     hit_passages: set[int]
     published: str | None
     terms: set[str] = field(default_factory=set)
-    values: list[float] = field(default_factory=list)  # every figure its facts state
+    facts: list[Fact] = field(default_factory=list)  # every stored fact of the article
+
+    @property
+    def values(self) -> list[float]:
+        """Every figure the article's facts state."""
+        return [fact.value for fact in self.facts]
 
 
 @dataclass
@@ -149,19 +154,20 @@ def candidate_articles(kb: KnowledgeBase, hits: list[Hit]) -> list[Article]:
         article.hit_passages.add(hit.passage_id)
     for article in found.values():
         article.terms = terms_of(kb.store.get_article(article.article_id).article.body)
-        article.values = [fact.value for fact in kb.store.article_facts(article.article_id)]
+        article.facts = kb.store.article_facts(article.article_id)
     return list(found.values())
 
 
 def article_sentences(
     kb: KnowledgeBase, articles: list[Article], gazetteer: Gazetteer
 ) -> list[Sentence]:
-    """Every sentence of the given articles, in article order, with its facts and names."""
+    """Every sentence of the given articles (as ``candidate_articles`` reads them), in article
+    order, with its facts and names."""
     found: list[Sentence] = []
     for article in articles:
         passage_ids = kb.store.article_passage_ids(article.article_id)
         passages = kb.store.get_passages(passage_ids)
-        facts = kb.store.article_facts(article.article_id)
+        facts = article.facts
         seen: set[int] = set()
         order = 0
         for pid in passage_ids:

@@ -19,7 +19,7 @@ def term_weights(kb: KnowledgeBase, text: str) -> tuple[dict[str, float], dict[s
     """IDF of each content term of ``text`` over stored passages, and each word's passage count."""
     words = [w for w in words_of(text) if w not in STOPWORDS]
     counts = kb.store.passage_counts(words)
-    total = max(1, kb.store.counts().get("passages", 1))
+    total = max(1, kb.store.passage_total())
     weights: dict[str, float] = {}
     for word in words:
         weights[stem(word)] = max(weights.get(stem(word), 0.0), idf(counts.get(word, 0), total))

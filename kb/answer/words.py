@@ -128,7 +128,7 @@ def terms_of(text: str) -> set[str]:
 
 def matches(term: str, terms: AbstractSet[str]) -> bool:
     """Whether ``term`` is in ``terms``, or prefixes one of them ("hold" ~ "holdin")."""
-    return term in terms or _prefix_match(term, terms, _prefixes(frozenset(terms)))
+    return term in terms or _matches(term, terms, _prefixes(frozenset(terms)))
 
 
 def overlap(terms: AbstractSet[str], other: AbstractSet[str]) -> float:
@@ -136,7 +136,7 @@ def overlap(terms: AbstractSet[str], other: AbstractSet[str]) -> float:
     if not terms:
         return 0.0
     prefixes = _prefixes(frozenset(other))
-    return sum(1 for t in terms if t in other or _prefix_match(t, other, prefixes)) / len(terms)
+    return sum(1 for term in terms if _matches(term, other, prefixes)) / len(terms)
 
 
 def weighted_overlap(
@@ -147,14 +147,14 @@ def weighted_overlap(
     if not total:
         return 0.0
     prefixes = _prefixes(frozenset(other))
-    found = sum(
-        weights.get(t, 1.0) for t in terms if t in other or _prefix_match(t, other, prefixes)
-    )
+    found = sum(weights.get(term, 1.0) for term in terms if _matches(term, other, prefixes))
     return found / total
 
 
-def _prefix_match(term: str, terms: AbstractSet[str], prefixes: frozenset[str]) -> bool:
-    """Whether a word of ``terms`` starts with ``term`` or, four letters or longer, starts it."""
+def _matches(term: str, terms: AbstractSet[str], prefixes: frozenset[str]) -> bool:
+    """``matches`` with the proper prefixes of ``terms`` computed (``_prefixes``)."""
+    if term in terms:
+        return True
     if len(term) < 4:
         return False
     return term in prefixes or any(term[:k] in terms for k in range(4, len(term)))
