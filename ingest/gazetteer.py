@@ -27,6 +27,7 @@ ENTITY_TYPES = (
     "person",
     "country",
     "source",
+    "institution",  # central banks and regulators: who sets a rate or brings a case
 )
 
 # A mention glued to a slash or a quote currency is a trading pair ("BTC/USD", "BTC-USDT-SWAP"),

@@ -207,6 +207,26 @@ def test_respectively_pairs_names_with_figures():
     assert [f.entity for f in extract_facts(text)] == ["Germany", "Switzerland"]
 
 
+def test_a_figure_restated_in_a_later_sentence_is_one_fact():
+    text = (
+        "Kraken saw $12 million in long liquidations on Friday. Traders were caught off guard. "
+        "The $12 million in long liquidations on Kraken was the most this month."
+    )
+    facts = extract_facts(text)
+    assert [(f.value, f.entity) for f in facts] == [(12_000_000, "Kraken")]
+    assert facts[0].start == text.index("$12 million")
+
+
+def test_the_same_figure_for_another_name_is_another_fact():
+    text = "Kraken saw $12 million in long liquidations. Bybit also saw $12 million in longs cut."
+    assert [f.entity for f in extract_facts(text)] == ["Kraken", "Bybit"]
+
+
+def test_a_central_bank_sets_the_rate_it_announces():
+    fact = only("The Fed lowered its benchmark rate by 25 basis points on Wednesday.")
+    assert (fact.metric, fact.entity) == ("interest_rate", "Federal Reserve")
+
+
 def test_parenthesised_figure_belongs_to_name_before_it():
     text = "Liquidations were led by Bitcoin ($84 million) and Solana ($58 million)."
     assert [f.entity for f in extract_facts(text)] == ["Bitcoin", "Solana"]

@@ -134,3 +134,18 @@ def test_find_mentions_reads_multiword_ticker_and_dotted_aliases(text, names):
 def test_a_gazetteer_without_exact_aliases_finds_its_names():
     gazetteer = gazetteer_from_json({"entities": [{"name": "Qorvex", "type": "exchange"}]})
     assert [m.name for m in gazetteer.find_mentions("Volume on Qorvex rose.")] == ["Qorvex"]
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("The Fed held rates.", ["Federal Reserve"]),
+        ("Orders fed into the book.", []),
+        ("The FOMC meets today.", ["Federal Reserve"]),
+        ("The ECB and the BoJ waited.", ["European Central Bank", "Bank of Japan"]),
+    ],
+)
+def test_central_banks_are_institutions_and_fed_the_verb_is_not(text, names):
+    mentions = find_mentions(text)
+    assert [m.name for m in mentions] == names
+    assert all(m.type == "institution" for m in mentions)

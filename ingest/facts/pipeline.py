@@ -199,8 +199,25 @@ def decide(analysis: Analysis, models: FactModels) -> list[Fact]:
             rows = entity_rows(figure, metric)
             scores = [models.entity.scores(row)[0] for row in rows]
             best = figure.candidates[max(range(len(rows)), key=scores.__getitem__)]
-        out.append(_with_reading(figure, metric, best))
-    return out
+        out.append((figure.sentence_index, _with_reading(figure, metric, best)))
+    return restated_once(out)
+
+
+def restated_once(facts: list[tuple[int, Fact]]) -> list[Fact]:
+    """The facts of (sentence index, fact) pairs, less later sentences' restatements of a
+    figure already given.
+
+    Commentary repeats its headline figure (title, lead, summary); a figure with the value, unit
+    and entity of one an earlier sentence stated is the same fact told again, not a new one.
+    Copies within one sentence stay: there each copy is a different name's figure.
+    """
+    first_sentence: dict[tuple, int] = {}
+    kept = []
+    for sentence, fact in facts:
+        key = (fact.value, fact.unit, fact.entity.casefold() if fact.entity else None)
+        if first_sentence.setdefault(key, sentence) == sentence:
+            kept.append(fact)
+    return kept
 
 
 def _with_reading(figure: Figure, metric: str, entity: Candidate) -> Fact:

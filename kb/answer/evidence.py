@@ -1,5 +1,5 @@
 """Gathering what the features look at: the candidate sentences of the retrieved articles, the
-question's term weights, and the cosines of question and clause with every sentence."""
+question's term weights, and the cosine of the question with every sentence."""
 
 from __future__ import annotations
 
@@ -40,17 +40,16 @@ def gather(
     evidence = Evidence(intent, weights, context=find_context(intent, sentences, weights))
     if not sentences:
         return articles, sentences, evidence
+    # Search has encoded the question already (the vector is cached). The asking clause is not
+    # encoded: its cosine added nothing the question's did not (cross-validated) and cost a
+    # second forward pass on every cold question.
     question = kb.embedder.encode_query(intent.text)
-    clause = intent.clause.strip()
-    clause_vector = kb.embedder.encode_query(clause) if clause and clause != intent.text else None
     by_start = vectors.of(kb, sentences)
     for sentence in sentences:
         vector = by_start.get(sentence.key)
         if vector is None:
             continue
         evidence.dense[sentence.key] = float(vector @ question)
-        if clause_vector is not None:
-            evidence.dense_clause[sentence.key] = float(vector @ clause_vector)
     evidence.best_dense = max(evidence.dense.values(), default=0.0)
     passages = kb.passage_vectors(sorted({s.passage_id for s in sentences}))
     evidence.passage_dense = {pid: float(np.dot(v, question)) for pid, v in passages.items()}

@@ -57,7 +57,6 @@ class Evidence:
     intent: Intent
     weights: dict[str, float]  # IDF of the question's terms
     dense: dict[tuple[str, int], float] = field(default_factory=dict)  # sentence key -> cosine
-    dense_clause: dict[tuple[str, int], float] = field(default_factory=dict)
     passage_dense: dict[int, float] = field(default_factory=dict)  # passage id -> cosine
     neighbours: dict[tuple[str, int], set[str]] = field(default_factory=dict)  # terms around
     best_dense: float = 0.0
@@ -91,11 +90,6 @@ def dense_question(q: Intent, s: Sentence, e: Evidence) -> float:
 def dense_margin(q: Intent, s: Sentence, e: Evidence) -> float:
     """How far the sentence's cosine falls short of the best candidate's."""
     return e.dense.get(s.key, 0.0) - e.best_dense
-
-
-def dense_clause(q: Intent, s: Sentence, e: Evidence) -> float:
-    """Cosine of the asking clause and the sentence."""
-    return e.dense_clause.get(s.key, e.dense.get(s.key, 0.0))
 
 
 def dense_passage(q: Intent, s: Sentence, e: Evidence) -> float:
@@ -317,7 +311,6 @@ def _among(value: float, values: list[float]) -> bool:
 SENTENCE_FEATURES: tuple[Callable[[Intent, Sentence, Evidence], float], ...] = (
     dense_question,
     dense_margin,
-    dense_clause,
     dense_passage,
     idf_overlap,
     focus_overlap,
@@ -538,7 +531,6 @@ FACT_FEATURES: tuple[Callable[[Intent, Fact, Sentence], float], ...] = (
 # the best is 0.55 and little when it is 0.9.
 RELATIVE = (
     "dense_question",
-    "dense_clause",
     "focus_overlap",
     "idf_overlap",
     "figure_cue",

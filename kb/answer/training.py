@@ -39,6 +39,7 @@ from kb.answer.model import (
     TreeModel,
     feature_names,
 )
+from kb.answer.synthetic import Source, synthetic_questions
 from kb.answer.words import overlap, terms_of
 from kb.knowledge import KnowledgeBase
 
@@ -79,6 +80,13 @@ MOST_FALSE_ANSWERS = 0.06
 EVIDENCE_OVERLAP = 0.6
 # The date answers are read against while training: the questions name no relative times.
 TRAINING_TODAY = date(2026, 1, 1)
+# Questions written from the stored facts, per article (kb/answer/synthetic.py), join the
+# training folds only, at this weight beside a shared question. Off: measured by
+# cross-validation, they lifted figure and entity answers but cost more explain answers than
+# that (see README), at every count and weight tried. ``--synthetic N`` turns them on.
+SYNTHETIC_PER_ARTICLE = 0
+SYNTHETIC_WEIGHT = 1.0
+SYNTHETIC_FILE = "synthetic"
 
 
 @dataclass
@@ -93,6 +101,12 @@ class Example:
     sentence_y: np.ndarray
     name_rows: list[tuple[list[float], int]] = field(default_factory=list)
     fact_rows: list[tuple[list[float], int]] = field(default_factory=list)
+    weight: float = 1.0  # of its candidates in the sentence ranker's fit
+
+    @property
+    def synthetic(self) -> bool:
+        """Whether the question was written from the stored facts (training data only)."""
+        return self.question.get("_file") == SYNTHETIC_FILE
 
 
 def load_jsonl(path: Path) -> list[dict]:
@@ -160,7 +174,7 @@ def featurize(example: Example) -> Example:
     texts = [s.text for s in sentences]
     absent = example.absent
     y = np.zeros(len(texts), dtype=int) if absent else np.array(sentence_labels(texts, question))
-    fresh = Example(question, example.group, absent, scored, x, y)
+    fresh = Example(question, example.group, absent, scored, x, y, weight=example.weight)
     if absent:
         return fresh
     items = question.get("must_include", [])
@@ -203,9 +217,11 @@ def fit_trees(examples: list[Example], names: list[str]) -> TreeModel:
     usable = [e for e in examples if len(e.sentence_y) and e.sentence_y.any()]
     x = np.vstack([e.sentence_x for e in usable])
     y = np.concatenate([e.sentence_y for e in usable])
+    weight = np.concatenate([np.full(len(e.sentence_y), e.weight) for e in usable])
     data = lightgbm.Dataset(
         x,
         y,
+        weight=weight,
         group=[len(e.sentence_y) for e in usable],
         feature_name=list(names),
         categorical_feature=[names.index("kind")],
@@ -228,7 +244,9 @@ def fit_ranker(examples: list[Example], manifest: dict | None = None) -> Ranker:
     sentences = fit_trees(answered, names["sentences"])
     name_x, name_y = _rows([r for e in examples for r in e.name_rows], len(names["names"]))
     fact_x, fact_y = _rows([r for e in examples for r in e.fact_rows], len(names["facts"]))
-    rows = [(answerable_row(e, sentences), int(not e.absent)) for e in examples]
+    # Written questions always have an answer: they would teach the answerable model nothing
+    # about the questions it must refuse.
+    rows = [(answerable_row(e, sentences), int(not e.absent)) for e in examples if not e.synthetic]
     ax, ay = _rows(rows, len(names["answerable"]))
     return Ranker(
         sentences,
@@ -287,11 +305,29 @@ def evaluate(kb: KnowledgeBase, prepared: Prepared, ranker: Ranker) -> dict:
 
 
 def _folds(examples: list[Example], folds: int) -> list[tuple[list[int], list[int]]]:
+    """(train, test) indices of each fold, grouped by article.
+
+    The folds are drawn over the real questions alone, so adding written questions does not
+    move a real question to another fold; a written question joins its article's fold (or, for
+    an article no real question is about, a fold chosen from its id)."""
     from sklearn.model_selection import GroupKFold
 
-    groups = [e.group for e in examples]
+    real = [i for i, e in enumerate(examples) if not e.synthetic]
+    fold_of: dict[str, int] = {}
+    splits = GroupKFold(n_splits=folds).split(real, groups=[examples[i].group for i in real])
+    for number, (_, test) in enumerate(splits):
+        for j in test:
+            fold_of[examples[real[j]].group] = number
+    numbers = [
+        fold_of.get(e.group, int(hashlib.sha1(e.group.encode()).hexdigest(), 16) % folds)
+        for e in examples
+    ]
     return [
-        (list(a), list(b)) for a, b in GroupKFold(n_splits=folds).split(examples, groups=groups)
+        (
+            [i for i, n in enumerate(numbers) if n != fold],
+            [i for i, n in enumerate(numbers) if n == fold],
+        )
+        for fold in range(folds)
     ]
 
 
@@ -301,7 +337,9 @@ def choose_thresholds(kb: KnowledgeBase, examples: list[Example], folds: int = F
     prepared: list[tuple[Prepared, Ranker]] = []
     for train, test in _folds(examples, folds):
         ranker = fit_ranker([examples[i] for i in train])
-        prepared.extend((prepare(examples[i], ranker), ranker) for i in test)
+        prepared.extend(
+            (prepare(examples[i], ranker), ranker) for i in test if not examples[i].synthetic
+        )
     # Composition does not depend on the answerable threshold: compose once per (lead, second,
     # diversity), answering everything, then apply each answerable threshold to the confidence.
     best: tuple[tuple, Thresholds] | None = None
@@ -331,13 +369,15 @@ def choose_thresholds(kb: KnowledgeBase, examples: list[Example], folds: int = F
 
 def cross_validate(kb: KnowledgeBase, examples: list[Example], folds: int = FOLDS) -> list[dict]:
     """Every example answered by models and thresholds fit without its group's fold (the
-    thresholds by an inner cross-validation of the training folds)."""
+    thresholds by an inner cross-validation of the training folds); written questions are
+    training data only and get no result."""
     results: list[dict] = [{} for _ in examples]
     for train, test in _folds(examples, folds):
         training = [examples[i] for i in train]
         ranker = replace(fit_ranker(training), thresholds=choose_thresholds(kb, training))
         for i in test:
-            results[i] = evaluate(kb, prepare(examples[i], ranker), ranker)
+            if not examples[i].synthetic:
+                results[i] = evaluate(kb, prepare(examples[i], ranker), ranker)
     return results
 
 
@@ -346,6 +386,8 @@ def summary(examples: list[Example], results: list[dict]) -> dict[str, dict[str,
     buckets: dict[str, list[bool]] = defaultdict(list)
     for example, result in zip(examples, results, strict=True):
         q = example.question
+        if example.synthetic:
+            continue
         if example.absent:
             buckets["absent (right abstentions)"].append(result["correct"])
             continue
@@ -358,9 +400,14 @@ def summary(examples: list[Example], results: list[dict]) -> dict[str, dict[str,
 
 
 def load_examples(
-    kb: KnowledgeBase, shared: Path, absent_path: Path = ABSENT_FILE, progress: bool = True
+    kb: KnowledgeBase,
+    shared: Path,
+    absent_path: Path = ABSENT_FILE,
+    progress: bool = True,
+    per_article: int = SYNTHETIC_PER_ARTICLE,
 ) -> list[Example]:
-    """Every shared and absent question as an example (features computed once)."""
+    """Every shared and absent question, and ``per_article`` questions written from each
+    article's facts, as examples (features computed once)."""
     tools = tools_for_training(kb)
     bootstrap = bootstrap_ranker()
     questions: list[tuple[dict, bool]] = []
@@ -369,6 +416,8 @@ def load_examples(
             questions.append(({**q, "_file": name}, False))
     for q in load_jsonl(absent_path):
         questions.append(({**q, "_file": absent_path.name}, True))
+    for q in synthetic_questions(fact_sources(kb), per_article):
+        questions.append(({**q, "_file": SYNTHETIC_FILE}, False))
     examples = []
     for n, (q, absent) in enumerate(questions, start=1):
         group = q["id"] if absent else gold_group(kb, q)
@@ -378,13 +427,25 @@ def load_examples(
     return examples
 
 
-def cached_examples(kb: KnowledgeBase, shared: Path, cache: Path | None) -> list[Example]:
+def fact_sources(kb: KnowledgeBase) -> list[Source]:
+    """Every stored article's facts and date, for writing questions from."""
+    out = []
+    for article_id in kb.store.article_ids():
+        published = kb.store.get_article(article_id).article.published
+        facts = tuple(kb.store.article_facts(article_id))
+        out.append(Source(article_id, published, facts))
+    return out
+
+
+def cached_examples(
+    kb: KnowledgeBase, shared: Path, cache: Path | None, per_article: int = SYNTHETIC_PER_ARTICLE
+) -> list[Example]:
     """The examples from ``cache`` when it exists, else computed (and saved there)."""
     import pickle
 
     if cache is not None and cache.exists():
         return [featurize(example) for example in pickle.loads(cache.read_bytes())]
-    examples = load_examples(kb, shared)
+    examples = load_examples(kb, shared, per_article=per_article)
     if cache is not None:
         cache.write_bytes(pickle.dumps(examples))
     return examples
@@ -428,10 +489,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shared", default=str(ROOT.parent / "shared"))
     parser.add_argument("--out", default=str(RANKER_PATH))
     parser.add_argument("--examples", help="pickle of the computed features, reused when present")
+    parser.add_argument(
+        "--synthetic",
+        type=int,
+        default=SYNTHETIC_PER_ARTICLE,
+        metavar="N",
+        help="also train on N questions written from each article's facts",
+    )
+    parser.add_argument("--synthetic-weight", type=float, default=SYNTHETIC_WEIGHT, metavar="W")
     args = parser.parse_args(argv)
     shared = Path(args.shared)
     kb = build_kb(Path(args.data_dir), shared)
-    examples = cached_examples(kb, shared, Path(args.examples) if args.examples else None)
+    cache = Path(args.examples) if args.examples else None
+    examples = [
+        replace(e, weight=args.synthetic_weight) if e.synthetic else e
+        for e in cached_examples(kb, shared, cache, args.synthetic)
+    ]
     cv = summary(examples, cross_validate(kb, examples))
     files = {name: sha256(shared / "eval" / name) for name in QUESTION_FILES}
     files[str(ABSENT_FILE.relative_to(ROOT))] = sha256(ABSENT_FILE)
@@ -441,6 +514,7 @@ def main(argv: list[str] | None = None) -> int:
         "fit_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "libraries": library_versions(),
         "regularisation_C": C,
+        "synthetic_questions": {"per_article": args.synthetic, "weight": args.synthetic_weight},
         "cross_validated": {"folds": FOLDS, "grouped_by": "gold article", **cv},
         "script": "python -m kb.answer.training",
     }
