@@ -17,34 +17,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from ingest.records import Fact
+from kb.answer.compose import METRIC_LABELS
 
-# How a question names each metric of shared/eval/FACTS.md ("other" cannot be asked by name).
-_METRIC_WORDS = {
-    "liquidations": "liquidations",
-    "liquidated_traders": "number of traders liquidated",
-    "open_interest": "open interest",
-    "funding_rate": "funding rate",
-    "long_short_ratio": "long/short ratio",
-    "price": "price",
-    "price_change": "price change",
-    "market_cap": "market cap",
-    "dominance": "market share",
-    "volume": "trading volume",
-    "fund_flow": "fund flows",
-    "aum": "assets under management",
-    "holdings": "holdings",
-    "purchase": "purchase",
-    "supply": "supply",
-    "tvl": "total value locked",
-    "exploit_loss": "loss in the exploit",
-    "options_notional": "notional value of expiring options",
-    "put_call_ratio": "put/call ratio",
-    "exchange_flow": "exchange flows",
-    "exchange_reserve": "exchange reserves",
-    "transfer": "transfer",
-    "interest_rate": "interest rate",
-    "inflation": "inflation",
-}
 # Metrics stated in percent; a percentage of another metric is a share, asked differently.
 _PERCENT_METRICS = frozenset(
     {"price_change", "dominance", "funding_rate", "interest_rate", "inflation"}
@@ -61,9 +35,10 @@ class Source:
 
 
 def _askable(fact: Fact) -> bool:
-    """Whether a question by entity and metric names this figure."""
+    """Whether a question by entity and metric names this figure (answers' metric labels name
+    every metric but "other", which cannot be asked by name)."""
     # A data provider is who reported a figure, never what it is about.
-    if not fact.entity or fact.entity_type == "source" or fact.metric not in _METRIC_WORDS:
+    if not fact.entity or fact.entity_type == "source" or fact.metric not in METRIC_LABELS:
         return False
     return (fact.unit == "%") == (fact.metric in _PERCENT_METRICS)
 
@@ -97,7 +72,7 @@ def questions_for(source: Source, per_article: int, rng: random.Random) -> list[
         if len(out) >= per_article:
             break
         fact = usable[key]
-        words = _METRIC_WORDS[fact.metric]
+        words = METRIC_LABELS[fact.metric]
         if fact.side:
             words = f"{fact.side} {words}"
         day = _day(source.published)
