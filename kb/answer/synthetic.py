@@ -67,6 +67,9 @@ def questions_for(source: Source, per_article: int, rng: random.Random) -> list[
         usable.setdefault(key, fact)
     keys = sorted(k for k in usable if len(values[k]) == 1)
     rng.shuffle(keys)
+    day = _day(source.published)
+    # The day keeps a question about a much-quoted figure (a price) to one article.
+    when = f" on {day}" if day else ""
     out: list[dict] = []
     for key in keys:
         if len(out) >= per_article:
@@ -75,9 +78,6 @@ def questions_for(source: Source, per_article: int, rng: random.Random) -> list[
         words = METRIC_LABELS[fact.metric]
         if fact.side:
             words = f"{fact.side} {words}"
-        day = _day(source.published)
-        # The day keeps a question about a much-quoted figure (a price) to one article.
-        when = f" on {day}" if day else ""
         if rng.random() < 0.5:
             question = f"What was the {words} of {fact.entity}{when}?"
         else:

@@ -416,8 +416,9 @@ def load_examples(
             questions.append(({**q, "_file": name}, False))
     for q in load_jsonl(absent_path):
         questions.append(({**q, "_file": absent_path.name}, True))
-    for q in synthetic_questions(fact_sources(kb), per_article):
-        questions.append(({**q, "_file": SYNTHETIC_FILE}, False))
+    if per_article > 0:  # reading every article's facts is wasted when none are written
+        for q in synthetic_questions(fact_sources(kb), per_article):
+            questions.append(({**q, "_file": SYNTHETIC_FILE}, False))
     examples = []
     for n, (q, absent) in enumerate(questions, start=1):
         group = q["id"] if absent else gold_group(kb, q)
