@@ -10,7 +10,6 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Iterable
-from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, request
 
@@ -20,6 +19,7 @@ from ingest.gazetteer import canonical
 from ingest.jsonl import article_from_record
 from ingest.records import Article
 from ingest.sources import SourceOptions, read_sources, read_upload
+from ingest.validation import checked_text, checked_url
 from kb.answer import MAX_K, MAX_QUESTION_CHARS
 from kb.errors import KbError
 from kb.knowledge import KnowledgeBase
@@ -145,15 +145,12 @@ def require_token() -> None:
 
 def http_url(value: object, where: str) -> str:
     """``value`` if it is an http(s) URL string, else a 400 naming ``where``."""
-    try:
-        parts = urlsplit(value.strip()) if isinstance(value, str) else None
-    except ValueError:
-        parts = None
-    if parts is None or parts.scheme.lower() not in ("http", "https"):
+    if not isinstance(value, str):
         raise KbError(f"{where} must be an http or https URL, got {value!r}")
-    if not parts.hostname:
-        raise KbError(f"{where} has no host name: {value!r}")
-    return value.strip()
+    try:
+        return checked_url(value, where)
+    except IngestError as error:
+        raise KbError(error.reason) from None
 
 
 def _source_options() -> SourceOptions:
@@ -282,6 +279,11 @@ def extract() -> Response:
     value = data[name]
     if name != "url" and (not isinstance(value, str) or not value.strip()):
         raise KbError(f"'{name}' must be a non-empty string")
+    if name != "url":
+        try:
+            checked_text(value, name)
+        except IngestError as error:
+            raise KbError(error.reason) from None
     if name != "url" and len(value) > MAX_EXTRACT_CHARS:
         raise KbError(
             f"'{name}' must be at most {MAX_EXTRACT_CHARS:,} characters, got {len(value):,}",

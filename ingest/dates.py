@@ -54,7 +54,10 @@ def to_iso(value: str | None) -> str | None:
     has_time = bool(re.search(r"\d{1,2}:\d{2}", text))
     if not has_time:
         return parsed.date().isoformat()
-    return parsed.isoformat()
+    try:
+        return parsed.isoformat()
+    except ValueError:  # a UTC offset of a day or more parses but cannot be written
+        return None
 
 
 def date_from_url(url: str | None) -> str | None:

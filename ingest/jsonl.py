@@ -12,6 +12,7 @@ from ingest.errors import IngestError
 from ingest.language import guess_language
 from ingest.records import Article
 from ingest.sentences import split_sentences
+from ingest.validation import checked_article, checked_text, checked_url
 
 _BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
 _TITLE_CHARS = 120
@@ -28,6 +29,9 @@ def parse_jsonl(text: str, origin: str = "") -> Iterator[Article | IngestError]:
         except json.JSONDecodeError as error:
             yield IngestError(f"not valid JSON ({error.msg} at column {error.colno})", source=where)
             continue
+        except RecursionError:
+            yield IngestError("not a usable record: JSON nested too deeply", source=where)
+            continue
         try:
             yield article_from_record(record, origin=where)
         except IngestError as error:
@@ -41,24 +45,25 @@ def article_from_record(record: object, origin: str = "") -> Article:
     text = record.get("text") or record.get("body")
     if not isinstance(text, str) or not text.strip():
         raise IngestError("record has no 'text'", source=origin or None)
+    checked_text(text, "text", origin or None)
     url = record.get("url")
     if url is not None and not isinstance(url, str):
         raise IngestError("'url' must be a string", source=origin or None)
-    url = url.strip() if url and url.strip() else None
-    if url and urlsplit(url).scheme not in ("http", "https"):
-        raise IngestError(f"'url' must be an http or https URL, got {url!r}", source=origin or None)
+    url = checked_url(url, "url", origin or None) if url and url.strip() else None
     body = normalise_text(text)
     title = _string(record.get("title")) or _title_from(body)
-    return Article(
-        title=title,
-        body=body,
-        url=url,
-        source=_string(record.get("source")) or _site_name(url),
-        author=_string(record.get("author")),
-        published=to_iso(_string(record.get("published"))) or date_from_url(url),
-        updated=to_iso(_string(record.get("updated"))),
-        language=_string(record.get("language")) or guess_language(body),
-        origin=origin,
+    return checked_article(
+        Article(
+            title=title,
+            body=body,
+            url=url,
+            source=_string(record.get("source")) or _site_name(url),
+            author=_string(record.get("author")),
+            published=to_iso(_string(record.get("published"))) or date_from_url(url),
+            updated=to_iso(_string(record.get("updated"))),
+            language=_string(record.get("language")) or guess_language(body),
+            origin=origin,
+        )
     )
 
 

@@ -20,6 +20,7 @@ from ingest.errors import IngestError
 from ingest.facts import extract_facts
 from ingest.gazetteer import load_gazetteer
 from ingest.records import Article, canonical_url
+from ingest.validation import without_surrogates
 from kb.store import Store, StoredArticle
 
 STATUSES = ("new", "updated", "unchanged", "duplicate", "failed")
@@ -62,7 +63,12 @@ def failed(error: IngestError | str, origin: str = "") -> IngestResult:
     """A result for an item that could not be parsed or fetched."""
     reason = error.reason if isinstance(error, IngestError) else error
     source = error.source if isinstance(error, IngestError) else None
-    return IngestResult("failed", error=reason, origin=source or origin, url=_url_of(source))
+    # A file name read from disk may hold undecodable bytes as surrogates: labels are repaired
+    # so the result can always be written out.
+    label = without_surrogates(source or origin)
+    return IngestResult(
+        "failed", error=without_surrogates(reason), origin=label, url=_url_of(label)
+    )
 
 
 def store_article(

@@ -23,6 +23,7 @@ from ingest.chunking import ChunkSettings
 from ingest.errors import IngestError
 from ingest.records import Article
 from ingest.sentences import sentence_spans
+from ingest.validation import checked_article
 from kb.embedding import MODEL_DIM, MODEL_NAME, MODEL_SHA256, Embedder, ensure_model, get_embedder
 from kb.errors import KbError
 from kb.ingesting import IngestResult, failed, rewrite_article, store_article
@@ -326,24 +327,31 @@ class KnowledgeBase:
         results: list[IngestResult] = []
         pending: list[IngestResult] = []
         pending_passages = 0
-        for item in items:
-            if isinstance(item, IngestError):
-                result = failed(item)
-            else:
-                try:
-                    result = store_article(self.store, item, self.chunk_settings, self.count_tokens)
-                except IngestError as error:
-                    result = failed(error, item.origin)
-            results.append(result)
-            if result.added_passages or result.removed_passages:
-                pending.append(result)
-                pending_passages += len(result.added_passages)
-            if pending_passages >= FLUSH_PASSAGES:
-                self._flush(pending)
-                pending, pending_passages = [], 0
-            if progress:
-                progress(result)
-        self._flush(pending)
+        try:
+            for item in items:
+                if isinstance(item, IngestError):
+                    result = failed(item)
+                else:
+                    try:
+                        article = checked_article(item)
+                        result = store_article(
+                            self.store, article, self.chunk_settings, self.count_tokens
+                        )
+                    except IngestError as error:
+                        result = failed(error, item.origin)
+                results.append(result)
+                if result.added_passages or result.removed_passages:
+                    pending.append(result)
+                    pending_passages += len(result.added_passages)
+                if pending_passages >= FLUSH_PASSAGES:
+                    self._flush(pending)
+                    pending, pending_passages = [], 0
+                if progress:
+                    progress(result)
+        finally:
+            # Whatever stops the batch, every article already committed gets its vectors now,
+            # not at the next restart's repair.
+            self._flush(pending)
         return results
 
     def _flush(self, results: list[IngestResult]) -> None:

@@ -282,7 +282,7 @@ BAD_BODIES = [
         b'{"urls": ["https://example.test/", 7]}',
         "application/json",
         400,
-        "urls[1] must be an http or https URL",
+        "'urls[1]' must be an http or https URL",
     ),
     ("/api/ingest", b"url=x", "application/x-www-form-urlencoded", 415, "application/json"),
 ]
@@ -549,6 +549,75 @@ def test_ingest_reports_bad_records_per_item(live_server: LiveServer) -> None:
     results = reply.data["articles"]
     assert [r["status"] for r in results] == ["new", "failed", "failed", "failed"]
     assert all(r["error"] for r in results[1:])
+
+
+@pytest.mark.parametrize(
+    ("record", "reason"),
+    [
+        ({"url": "http://[::1", "text": "Zeltrax saw $1 million."}, "not a valid URL"),
+        ({"url": "http://example.test:99999/", "text": "Zeltrax saw $1 million."}, "port"),
+        ({"text": "Zeltrax saw $1 million \ud800."}, "'text' holds a lone surrogate"),
+        ({"title": "Digest \udc00", "text": "Zeltrax saw $1 million."}, "'title'"),
+        ({"url": "https://example.test/\ud800", "text": "Zeltrax saw $1 million."}, "'url'"),
+    ],
+)
+def test_ingest_refuses_an_unwritable_record_and_stores_the_rest(
+    live_server: LiveServer, record: dict, reason: str
+) -> None:
+    good = made_up_article("beside-bad", len(reason))
+    reply = call(
+        live_server,
+        "POST",
+        "/api/ingest",
+        json_body={"articles": [record, good]},
+        token=live_server.token,
+    )
+    assert reply.status == 200, reply.body[:300]
+    failed, stored = reply.data["articles"]
+    assert failed["status"] == "failed" and reason.lower() in failed["error"].lower()
+    assert stored["status"] in ("new", "unchanged")
+    assert get(live_server, f"/api/articles/{stored['id']}").status == 200
+
+
+def test_ingest_with_an_impossible_utc_offset_keeps_the_article_undated(
+    live_server: LiveServer,
+) -> None:
+    record = {**made_up_article("bad-offset"), "published": "2024-05-01T12:00:00+99:00"}
+    reply = call(
+        live_server,
+        "POST",
+        "/api/ingest",
+        json_body={"articles": [record]},
+        token=live_server.token,
+    )
+    assert reply.status == 200
+    (result,) = reply.data["articles"]
+    assert result["status"] in ("new", "unchanged")
+    assert get(live_server, f"/api/articles/{result['id']}").data["published"] is None
+
+
+def test_jsonl_upload_with_a_line_nested_too_deeply_fails_that_line_only(
+    live_server: LiveServer,
+) -> None:
+    lines = ["[" * 100_000 + "]" * 100_000, json.dumps(made_up_article("after-deep"))]
+    body, content_type = multipart([("file", "deep.jsonl", "\n".join(lines).encode())])
+    reply = call(
+        live_server,
+        "POST",
+        "/api/ingest",
+        body=body,
+        content_type=content_type,
+        token=live_server.token,
+    )
+    assert reply.status == 200
+    deep, good = reply.data["articles"]
+    assert deep["status"] == "failed" and "nested too deeply" in deep["error"]
+    assert good["status"] in ("new", "unchanged")
+
+
+def test_extract_refuses_a_lone_surrogate_with_400(live_server: LiveServer) -> None:
+    reply = call(live_server, "POST", "/api/extract", json_body={"text": "Zeltrax saw $1m \ud800"})
+    assert_problem(reply, 400, "lone surrogate")
 
 
 def html_page(tag: str) -> bytes:

@@ -16,7 +16,7 @@ from conftest import copy_data_dir, copy_model_into
 from support.corpus import articles_of, build_data_dir, corpus_records, shape_problems
 
 from ingest.dedupe import DUPLICATE_OVERLAP, overlap, shingle_hashes
-from ingest.records import canonical_url
+from ingest.records import Article, canonical_url
 from ingest.sentences import sentence_spans
 from kb.embedding import MODEL_DIM, MODEL_SHA256, Embedder
 from kb.errors import NotFound
@@ -380,3 +380,51 @@ def test_changed_chunking_settings_are_reported_until_reindexed(
     assert again.manifest_warning and "kb reindex" in again.manifest_warning
     again.reindex()
     assert KnowledgeBase(kb_dir, embedder=embedder, max_passage_tokens=100).manifest_warning is None
+
+
+def made_up(n: int, **fields: str) -> Article:
+    """An article written for these tests (no corpus text)."""
+    values = {
+        "title": f"Desk digest {n}",
+        "body": f"Traders on Zeltrax exchange saw ${20 + n} million in long liquidations in a day.",
+        "url": f"https://example.test/digest/{n}",
+        **fields,
+    }
+    return Article(**values)
+
+
+def test_a_batch_stopped_by_an_error_still_indexes_what_it_committed(kb: KnowledgeBase) -> None:
+    before = kb.stats()
+
+    def items():  # noqa: ANN202
+        yield made_up(1)
+        raise RuntimeError("the source broke off")
+
+    with pytest.raises(RuntimeError):
+        kb.ingest(items())
+    counts = kb.stats()
+    assert counts["articles"] == before["articles"] + 1
+    assert len(kb.passage_index()) == counts["passages"]
+    assert kb.consistency_problems() == []
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"body": "Binance saw $1 million \ud800 in liquidations."},
+        {"title": "Digest \udfff"},
+        {"author": "\ud83d"},
+        {"url": "https://example.test/\ud800"},
+        {"url": "https://example.test:99999/"},
+        {"url": "http://[::1"},
+    ],
+)
+def test_an_unwritable_field_fails_that_article_and_stores_nothing(
+    kb: KnowledgeBase, fields: dict[str, str]
+) -> None:
+    before = kb.stats()
+    results = kb.ingest([made_up(2, **fields), made_up(3)])
+    assert [r.status for r in results] == ["failed", "new"]
+    assert next(iter(fields)) in results[0].error or "url" in results[0].error
+    assert kb.stats()["articles"] == before["articles"] + 1
+    assert kb.consistency_problems() == []
