@@ -51,8 +51,10 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     from api.errors import register_error_handlers
     from api.pages import pages
     from api.routes import blueprint
+    from api.security import register_security_headers
 
     register_error_handlers(app)
+    register_security_headers(app)
     app.register_blueprint(blueprint)
     app.register_blueprint(pages)
     return app

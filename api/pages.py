@@ -133,13 +133,28 @@ def extract_data(text: str | None, url: str | None) -> dict[str, object]:
 
 
 def facts_csv(facts: list[dict[str, object]]) -> str:
-    """Facts as CSV with a header row, one fact per row."""
+    """Facts as CSV with a header row, one fact per row, every cell safe to open in a
+    spreadsheet."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for fact in facts:
-        writer.writerow(["" if fact.get(c) is None else fact.get(c) for c in CSV_COLUMNS])
+        writer.writerow([csv_cell(fact.get(c)) for c in CSV_COLUMNS])
     return out.getvalue()
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP's CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> object:
+    """``value`` for a CSV cell: text a spreadsheet would run as a formula is quoted with a
+    leading apostrophe; numbers (negative ones too) stay numbers."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
 
 
 # -- rendering helpers -------------------------------------------------------------------------

@@ -447,4 +447,5 @@ def openapi() -> Response:
     """The OpenAPI 3 description of this API."""
     from api.openapi import openapi_document
 
-    return _json(openapi_document(request.host_url.rstrip("/")))
+    # The server is named relative to the document, never from the Host header a client sent.
+    return _json(openapi_document("/"))

@@ -193,6 +193,26 @@ def test_openapi_document_describes_every_route(live_server: LiveServer, tmp_pat
             assert operation["summary"]
 
 
+def test_openapi_document_never_names_the_host_a_client_sent(live_server: LiveServer) -> None:
+    reply = call(live_server, "GET", "/api/openapi.json", headers={"Host": "attacker.example"})
+    assert reply.data["servers"] == [{"url": "/"}]
+    assert "attacker.example" not in reply.body.decode()
+
+
+def test_every_reply_forbids_framing_and_sniffing(live_server: LiveServer) -> None:
+    for path in ("/", "/api/health", "/api/no-such-endpoint"):
+        headers = call(live_server, "GET", path).headers
+        assert headers["X-Frame-Options"] == "DENY", path
+        assert headers["X-Content-Type-Options"] == "nosniff", path
+        assert headers["Referrer-Policy"], path
+
+
+def test_html_pages_carry_a_strict_content_policy(live_server: LiveServer) -> None:
+    policy = call(live_server, "GET", "/").headers["Content-Security-Policy"]
+    assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy
+    assert "unsafe-inline" not in policy
+
+
 # -- error shape ------------------------------------------------------------------------------
 
 BAD_REQUESTS = [

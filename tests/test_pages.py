@@ -253,6 +253,18 @@ def test_bad_filters_show_message(client: FlaskClient, params: dict[str, str], w
 
 
 @slow
+def test_article_page_links_to_the_original(client: FlaskClient, app: Flask) -> None:
+    store = app.extensions["marketkb"].kb.store
+    with_url = next(
+        (i for i in store.article_ids() if store.get_article(i).article.url is not None), None
+    )
+    assert with_url is not None, "the built store has corpus articles with URLs"
+    url = store.get_article(with_url).article.url
+    page = client.get(f"/articles/{with_url}").get_data(as_text=True)
+    assert f'href="{html.escape(url)}"' in page
+
+
+@slow
 def test_article_page_shows_body_figures_qa_and_related(
     client: FlaskClient, app: Flask, seed_id: str
 ) -> None:
@@ -261,7 +273,6 @@ def test_article_page_shows_body_figures_qa_and_related(
     page = response.get_data(as_text=True)
     stored = app.extensions["marketkb"].kb.store.get_article(seed_id).article
     assert f"<h1>{html.escape(stored.title)}</h1>" in page
-    assert stored.url is None or f'href="{html.escape(stored.url)}"' in page
     assert page.count("<p>") > 5
     assert '<table class="figures">' in page and "Hyperliquid" in page
     assert page.count("<dt>") == len(stored.qa) > 0
@@ -300,6 +311,18 @@ def test_unexpected_error_is_a_page_without_traceback(
 
 def csv_rows(body: bytes) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(body.decode("utf-8"))))
+
+
+@slow
+def test_extract_csv_cells_never_start_a_spreadsheet_formula(client: FlaskClient) -> None:
+    # Written for this test: a pasted line that a spreadsheet would run as a formula.
+    text = '=HYPERLINK("https://example.test/x","open") Zeltrax saw $5 million in liquidations.'
+    rows = csv_rows(client.post("/extract.csv", data={"text": text}).data)
+    assert rows
+    for row in rows:
+        assert row["sentence"].startswith("'=")
+        assert not any(cell.startswith(("=", "+", "@")) for cell in row.values())
+        assert float(row["value"]) == 5e6  # numbers stay numbers
 
 
 @slow
