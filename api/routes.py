@@ -184,7 +184,12 @@ def article_summary(stored: StoredArticle) -> dict[str, object]:
 def health() -> Response:
     """Liveness and counts, plus a warning when the data directory needs attention."""
     kb = _kb()
-    body: dict[str, object] = {"status": "ok", **kb.stats()}
+    body: dict[str, object] = {
+        "status": "ok",
+        **kb.stats(),
+        "passage_vectors": len(kb.passage_index()),
+        "article_vectors": len(kb.article_index()),
+    }
     if kb.manifest_warning:
         body["warning"] = kb.manifest_warning
     return _json(body)

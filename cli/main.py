@@ -380,6 +380,31 @@ def stats(settings: dict) -> None:
 
 
 @main.command()
+@click.option("--repair", is_flag=True, help="Fix what can be fixed, then check again.")
+@click.pass_obj
+def check(settings: dict, repair: bool) -> None:
+    """Check the data directory without changing it: SQLite's integrity, the full-text index,
+    the manifest, and one vector per stored passage and article with none orphaned.
+
+    Prints the counts and each problem; exits 1 while any problem remains.
+    """
+    existing_store(settings).close()
+    kb = open_kb(settings, must_exist=True)
+    report = kb.check()
+    for problem in report.problems:
+        click.echo(f"problem: {problem}")
+    if report.problems and repair:
+        click.echo(f"repairing {len(report.problems)} problem(s)")
+        report = kb.repair_all()
+        for problem in report.problems:
+            click.echo(f"still a problem: {problem}")
+    problems = report.problems
+    _json_line({**report.counts, "problems": len(problems)})
+    if problems:
+        raise SystemExit(1)
+
+
+@main.command()
 @click.option("--host", help=_HELP["host"] + " [env KB_HOST; default 127.0.0.1]")
 @click.option(
     "--port",

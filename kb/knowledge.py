@@ -14,7 +14,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +31,15 @@ from kb.store import SCHEMA_VERSION, SentenceVectorRow, Store
 from kb.vectors import DEFAULT_APPROX_THRESHOLD, VectorIndex, manifest_path, mean_vector
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """What ``KnowledgeBase.check`` found: each problem in words, and the counts on disk."""
+
+    problems: list[str]
+    counts: dict[str, int]
+
 
 STORE_FILE = "kb.sqlite3"
 PASSAGE_INDEX_FILE = "passages.faiss"
@@ -403,7 +412,7 @@ class KnowledgeBase:
             return {"articles": len(ids), **changes}
 
     def consistency_problems(self) -> list[str]:
-        """What disagrees between the store and the vector indexes; empty when they agree.
+        """What disagrees between the store and the open vector indexes; empty when they agree.
 
         Every stored passage must have exactly one vector and every vector a stored passage; every
         article with passages must have exactly one article vector, and no other article may;
@@ -411,38 +420,74 @@ class KnowledgeBase:
         """
         self.passage_index()
         with self._lock:
-            problems = []
-            for name, index in (("passage", self._passages), ("article", self._articles)):
-                held = index.ids()
-                if len(np.unique(held)) != len(held) or len(held) != len(index):
-                    problems.append(f"the {name} index holds some id more than once")
-            held = set(self._passages.ids().tolist())
-            stored = self.store.passage_ids()
-            if missing := stored - held:
-                problems.append(
-                    f"{len(missing)} stored passages have no vector, e.g. {sorted(missing)[:5]}"
-                )
-            if orphans := held - stored:
-                problems.append(
-                    f"{len(orphans)} vectors belong to no stored passage, e.g. "
-                    f"{sorted(orphans)[:5]}"
-                )
-            with_passages = {
-                article_vector_id(a)
-                for a in self.store.article_ids()
-                if self.store.article_passage_ids(a)
-            }
-            held_articles = set(self._articles.ids().tolist())
-            if lacking := with_passages - held_articles:
-                problems.append(f"{len(lacking)} articles have no article vector")
-            if extra := held_articles - with_passages:
-                problems.append(f"{len(extra)} article vectors belong to no stored article")
-            if unsentenced := self.store.passages_without_sentence_vectors(MODEL_SHA256):
-                problems.append(
-                    f"{len(unsentenced)} stored passages have no sentence vectors, e.g. "
-                    f"{unsentenced[:5]}"
-                )
-            return problems
+            return self._index_problems(self._passages, self._articles)
+
+    def check(self) -> CheckReport:
+        """Every problem of the data directory as it lies on disk, repairing nothing: SQLite's
+        integrity and full-text index, the manifest, and the vector index files against the
+        store (``consistency_problems`` reads the indexes after opening has repaired them)."""
+        problems = self.store.integrity_problems()
+        if self.manifest_warning:
+            problems.append(f"manifest: {self.manifest_warning}")
+        open_args = {
+            "dim": MODEL_DIM,
+            "model_sha": MODEL_SHA256,
+            "approx_threshold": self.approx_threshold,
+        }
+        indexes = []
+        for name in (PASSAGE_INDEX_FILE, ARTICLE_INDEX_FILE):
+            index = VectorIndex.open(self.data_dir / name, **open_args)
+            if index.open_problem:
+                problems.append(f"{name}: {index.open_problem}")
+            indexes.append(index)
+        counts = {
+            **self.stats(),
+            "passage_vectors": len(indexes[0]),
+            "article_vectors": len(indexes[1]),
+        }
+        return CheckReport(problems + self._index_problems(*indexes), counts)
+
+    def repair_all(self) -> CheckReport:
+        """Fix what ``check`` finds that can be fixed; the problems left afterwards."""
+        if any("full-text index" in problem for problem in self.store.integrity_problems()):
+            self.store.rebuild_fulltext()
+        self.passage_index()  # the first opening reconciles the indexes with the store
+        self.repair()  # and this, indexes this process opened before
+        return self.check()
+
+    def _index_problems(self, passages: VectorIndex, articles: VectorIndex) -> list[str]:
+        """What disagrees between the store and these two indexes."""
+        problems = []
+        for name, index in (("passage", passages), ("article", articles)):
+            held = index.ids()
+            if len(np.unique(held)) != len(held) or len(held) != len(index):
+                problems.append(f"the {name} index holds some id more than once")
+        held = set(passages.ids().tolist())
+        stored = self.store.passage_ids()
+        if missing := stored - held:
+            problems.append(
+                f"{len(missing)} stored passages have no vector, e.g. {sorted(missing)[:5]}"
+            )
+        if orphans := held - stored:
+            problems.append(
+                f"{len(orphans)} vectors belong to no stored passage, e.g. {sorted(orphans)[:5]}"
+            )
+        with_passages = {
+            article_vector_id(a)
+            for a in self.store.article_ids()
+            if self.store.article_passage_ids(a)
+        }
+        held_articles = set(articles.ids().tolist())
+        if lacking := with_passages - held_articles:
+            problems.append(f"{len(lacking)} articles have no article vector")
+        if extra := held_articles - with_passages:
+            problems.append(f"{len(extra)} article vectors belong to no stored article")
+        if unsentenced := self.store.passages_without_sentence_vectors(MODEL_SHA256):
+            problems.append(
+                f"{len(unsentenced)} stored passages have no sentence vectors, e.g. "
+                f"{unsentenced[:5]}"
+            )
+        return problems
 
     def nearest_passages(
         self, vector: np.ndarray, k: int, allowed_ids: set[int] | None = None

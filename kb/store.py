@@ -524,6 +524,27 @@ class Store:
             for table in ("articles", "passages", "facts")
         }
 
+    def integrity_problems(self) -> list[str]:
+        """What SQLite's own checks find wrong: the database file, and the full-text index
+        against the passages it indexes. Empty when both are sound."""
+        db = self._connection()
+        problems = [
+            f"SQLite integrity check: {row[0]}"
+            for row in db.execute("PRAGMA integrity_check")
+            if row[0] != "ok"
+        ]
+        try:
+            # rank 1: compare the index with the passages table too, not only with itself.
+            db.execute("INSERT INTO passages_fts(passages_fts, rank) VALUES ('integrity-check', 1)")
+        except sqlite3.DatabaseError as error:
+            problems.append(f"the full-text index is out of step with the passages ({error})")
+        return problems
+
+    def rebuild_fulltext(self) -> None:
+        """Rebuild the full-text index from the passages."""
+        with self.transaction() as db:
+            db.execute("INSERT INTO passages_fts(passages_fts) VALUES ('rebuild')")
+
     def passage_total(self) -> int:
         """How many passages are stored."""
         return self._connection().execute("SELECT COUNT(*) FROM passages").fetchone()[0]

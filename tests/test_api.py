@@ -173,6 +173,8 @@ def test_health_counts_the_built_store(live_server: LiveServer) -> None:
     assert data["articles"] >= 300
     assert data["passages"] >= data["articles"]
     assert data["facts"] > 0
+    assert data["passage_vectors"] == data["passages"]
+    assert data["article_vectors"] == data["articles"]
 
 
 def test_openapi_document_describes_every_route(live_server: LiveServer, tmp_path: Path) -> None:

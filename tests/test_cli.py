@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,7 @@ def test_help_explains_every_command(runner):
         "reindex",
         "delete",
         "stats",
+        "check",
         "serve",
     ):
         assert command in result.output
@@ -141,6 +143,46 @@ def test_ingest_exits_non_zero_when_nothing_could_be_ingested(runner, data_dir, 
     result = runner.invoke(main, ["--data-dir", str(data_dir), "ingest", "-q", str(empty)])
     assert result.exit_code == 1
     assert "1 failed" in result.output
+
+
+@pytest.fixture
+def checked_dir(runner, data_dir) -> Path:
+    """A data directory holding the seed page, checked clean."""
+    result = runner.invoke(main, ["--data-dir", str(data_dir), "ingest", "-q", str(SEED_PAGE)])
+    assert result.exit_code == 0, result.output
+    return data_dir
+
+
+def test_check_of_a_sound_directory_reports_counts_and_exits_zero(runner, checked_dir):
+    result = runner.invoke(main, ["--data-dir", str(checked_dir), "check"])
+    assert result.exit_code == 0, result.output
+    (summary,) = _lines(result.output)
+    assert summary["problems"] == 0
+    assert summary["passage_vectors"] == summary["passages"] > 0
+    assert summary["article_vectors"] == summary["articles"] == 1
+
+
+def test_check_finds_a_lost_index_and_a_torn_fulltext_without_repairing(runner, checked_dir):
+    with sqlite3.connect(checked_dir / "kb.sqlite3") as db:
+        row = db.execute("SELECT id, text FROM passages LIMIT 1").fetchone()
+        db.execute(
+            "INSERT INTO passages_fts(passages_fts, rowid, text) VALUES('delete', ?, ?)", row
+        )
+    (checked_dir / "passages.faiss").unlink()
+    for _ in range(2):  # checking changes nothing, so a second check finds the same
+        result = runner.invoke(main, ["--data-dir", str(checked_dir), "check"])
+        assert result.exit_code == 1
+        assert "full-text index is out of step" in result.output
+        assert "stored passages have no vector" in result.output
+
+
+def test_check_repair_fixes_what_it_found(runner, checked_dir):
+    (checked_dir / "articles.faiss").unlink()
+    repaired = runner.invoke(main, ["--data-dir", str(checked_dir), "check", "--repair"])
+    assert repaired.exit_code == 0, repaired.output
+    assert "repairing" in repaired.output and _lines(repaired.output)[-1]["problems"] == 0
+    again = runner.invoke(main, ["--data-dir", str(checked_dir), "check"])
+    assert again.exit_code == 0, again.output
 
 
 def test_bad_option_values_are_usage_errors(runner, data_dir):
