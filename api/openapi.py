@@ -5,7 +5,7 @@ A test walks the app's URL map and fails when a route is missing here, so the tw
 
 from __future__ import annotations
 
-from kb.factquery import DIRECTIONS, METRICS, SIDES, WINDOWS
+from kb.factquery import DIRECTIONS, METRICS, SIDES, WINDOW_PATTERN, WINDOWS
 
 _STRING = {"type": "string"}
 _NULLABLE_STRING = {"type": ["string", "null"]}
@@ -510,7 +510,11 @@ _PATHS: dict[str, object] = {
                 _query("metric", "Metric.", {"type": "string", "enum": list(METRICS)}),
                 _query("side", "Side.", {"type": "string", "enum": list(SIDES)}),
                 _query("direction", "Direction.", {"type": "string", "enum": list(DIRECTIONS)}),
-                _query("window", "Time window.", {"type": "string", "enum": list(WINDOWS)}),
+                _query(
+                    "window",
+                    "Time window: a number and a unit (h, d, w or y).",
+                    {"type": "string", "pattern": WINDOW_PATTERN, "examples": list(WINDOWS)},
+                ),
                 *_FILTERS,
                 _query("group_by", "Aggregate per entity.", {"type": "string", "enum": ["entity"]}),
                 _query(

@@ -12,8 +12,11 @@ from kb.store import Filters, Store
 
 SIDES = ("long", "short")
 DIRECTIONS = ("in", "out", "up", "down")
+# The windows facts usually carry; any number and unit (as the extractor writes "2h" or "3w")
+# is accepted, by the API, the CLI and queries alike.
 WINDOWS = ("1h", "4h", "12h", "24h", "7d", "30d", "1y")
-_WINDOW = re.compile(r"^\d{1,4}[hdwy]$")
+WINDOW_PATTERN = r"^\d{1,4}[hdwy]$"
+_WINDOW = re.compile(WINDOW_PATTERN)
 
 
 @dataclass

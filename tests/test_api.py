@@ -236,7 +236,7 @@ BAD_REQUESTS = [
     ("/api/facts", {"metric": "vibes"}, 400, "metric must be one of liquidations"),
     ("/api/facts", {"side": "up"}, 400, "side must be one of long, short"),
     ("/api/facts", {"direction": "sideways"}, 400, "direction must be one of"),
-    ("/api/facts", {"window": "3 weeks"}, 400, "window must be one of"),
+    ("/api/facts", {"window": "3 weeks"}, 400, "window must be a number and a unit"),
     ("/api/facts", {"limit": "-1"}, 400, "limit must be an integer"),
     ("/api/articles/ffffffffffff", {}, 404, "no article with id"),
     ("/api/articles/ffffffffffff/related", {}, 404, "no article with id"),
