@@ -8,11 +8,10 @@ from collections.abc import Mapping
 from flask import Flask
 
 from api.answer_cache import AnswerCache
+from api.limits import MAX_CONTENT_LENGTH
 from kb.config import load_settings
 from kb.knowledge import KnowledgeBase
 
-# Uploads and JSON bodies beyond this answer 413 before they are read.
-MAX_CONTENT_LENGTH = 10 * 1024 * 1024
 EXTENSION = "marketkb"
 
 

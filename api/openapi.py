@@ -5,6 +5,19 @@ A test walks the app's URL map and fails when a route is missing here, so the tw
 
 from __future__ import annotations
 
+from api.limits import (
+    DEFAULT_FACTS_LIMIT,
+    DEFAULT_K,
+    DEFAULT_PER_PAGE,
+    MAX_ARTICLES,
+    MAX_CONTENT_LENGTH,
+    MAX_EXTRACT_CHARS,
+    MAX_FACTS_LIMIT,
+    MAX_K,
+    MAX_PER_PAGE,
+    MAX_QUESTION_CHARS,
+    MAX_URLS,
+)
 from kb.factquery import DIRECTIONS, METRICS, SIDES, WINDOW_PATTERN, WINDOWS
 
 _STRING = {"type": "string"}
@@ -52,7 +65,7 @@ def _problems(*statuses: int) -> dict[str, object]:
         401: "No bearer token",
         403: "Wrong token, or writes disabled (no KB_API_TOKEN)",
         404: "Unknown article id",
-        413: "Body over 10 MB",
+        413: f"Body over {MAX_CONTENT_LENGTH // (1024 * 1024)} MB",
         415: "Wrong Content-Type",
         422: "A URL or text could not be read as an article",
         500: "Unexpected server error (logged)",
@@ -66,6 +79,7 @@ def _problems(*statuses: int) -> dict[str, object]:
     }
 
 
+_EXTRACT_TEXT = {"type": "string", "minLength": 1, "maxLength": MAX_EXTRACT_CHARS}
 _DATE = {"type": "string", "description": "YYYY-MM-DD or an ISO 8601 date-time"}
 _FILTERS = [
     _query("since", "Published on or after this date.", _DATE),
@@ -222,7 +236,12 @@ _SCHEMAS: dict[str, object] = {
                 "type": "object",
                 "required": ["articles"],
                 "properties": {
-                    "articles": {"type": "array", "items": _ref("ArticleRecord"), "minItems": 1}
+                    "articles": {
+                        "type": "array",
+                        "items": _ref("ArticleRecord"),
+                        "minItems": 1,
+                        "maxItems": MAX_ARTICLES,
+                    }
                 },
             },
             {
@@ -233,7 +252,7 @@ _SCHEMAS: dict[str, object] = {
                         "type": "array",
                         "items": {"type": "string", "format": "uri"},
                         "minItems": 1,
-                        "maxItems": 50,
+                        "maxItems": MAX_URLS,
                     }
                 },
             },
@@ -263,8 +282,8 @@ _SCHEMAS: dict[str, object] = {
     },
     "ExtractRequest": {
         "oneOf": [
-            {"type": "object", "required": ["text"], "properties": {"text": _STRING}},
-            {"type": "object", "required": ["html"], "properties": {"html": _STRING}},
+            {"type": "object", "required": ["text"], "properties": {"text": _EXTRACT_TEXT}},
+            {"type": "object", "required": ["html"], "properties": {"html": _EXTRACT_TEXT}},
             {"type": "object", "required": ["url"], "properties": {"url": _STRING}},
         ]
     },
@@ -398,13 +417,13 @@ _PATHS: dict[str, object] = {
                 _query(
                     "q",
                     "The question.",
-                    {"type": "string", "minLength": 1, "maxLength": 1000},
+                    {"type": "string", "minLength": 1, "maxLength": MAX_QUESTION_CHARS},
                     required=True,
                 ),
                 _query(
                     "k",
                     "Most passages to cite.",
-                    {"type": "integer", "minimum": 1, "maximum": 50, "default": 5},
+                    {"type": "integer", "minimum": 1, "maximum": MAX_K, "default": DEFAULT_K},
                 ),
                 *_FILTERS,
             ],
@@ -466,7 +485,12 @@ _PATHS: dict[str, object] = {
                 _query(
                     "per_page",
                     "Articles per page.",
-                    {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+                    {
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": MAX_PER_PAGE,
+                        "default": DEFAULT_PER_PAGE,
+                    },
                 ),
             ],
             "responses": {
@@ -496,7 +520,7 @@ _PATHS: dict[str, object] = {
                 _query(
                     "k",
                     "Most articles to return.",
-                    {"type": "integer", "minimum": 1, "maximum": 50, "default": 5},
+                    {"type": "integer", "minimum": 1, "maximum": MAX_K, "default": DEFAULT_K},
                 ),
             ],
             "responses": {"200": _ok("RelatedList", "Similar articles"), **_problems(400, 404)},
@@ -520,7 +544,12 @@ _PATHS: dict[str, object] = {
                 _query(
                     "limit",
                     "Most facts to read.",
-                    {"type": "integer", "minimum": 1, "maximum": 10000, "default": 1000},
+                    {
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": MAX_FACTS_LIMIT,
+                        "default": DEFAULT_FACTS_LIMIT,
+                    },
                 ),
             ],
             "responses": {"200": _ok("FactList", "Facts or groups"), **_problems(400)},

@@ -21,9 +21,8 @@ from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 
 from api.charts import chart_from_facts, metric_label, render_svg
+from api.limits import MAX_EXTRACT_CHARS, MAX_QUESTION_CHARS
 from api.routes import (
-    MAX_EXTRACT_CHARS,
-    MAX_QUESTION_CHARS,
     article_detail,
     article_summary,
     fetch_article,

@@ -13,6 +13,18 @@ from collections.abc import Iterable
 
 from flask import Blueprint, Response, current_app, request
 
+from api.limits import (
+    DEFAULT_FACTS_LIMIT,
+    DEFAULT_K,
+    DEFAULT_PER_PAGE,
+    MAX_ARTICLES,
+    MAX_EXTRACT_CHARS,
+    MAX_FACTS_LIMIT,
+    MAX_K,
+    MAX_PER_PAGE,
+    MAX_QUESTION_CHARS,
+    MAX_URLS,
+)
 from ingest.dates import DATE_FORMS, filter_date
 from ingest.errors import IngestError
 from ingest.gazetteer import canonical
@@ -20,18 +32,12 @@ from ingest.jsonl import article_from_record
 from ingest.records import Article
 from ingest.sources import SourceOptions, read_sources, read_upload
 from ingest.validation import checked_text, checked_url
-from kb.answer import MAX_K, MAX_QUESTION_CHARS
 from kb.errors import KbError
 from kb.knowledge import KnowledgeBase
 from kb.store import Filters, StoredArticle
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
 
-MAX_PER_PAGE = 100
-MAX_EXTRACT_CHARS = 200_000
-MAX_URLS = 50
-MAX_ARTICLES = 1000
-MAX_FACTS_LIMIT = 10_000
 # Passages the keyword filter of /api/articles?q= looks at before mapping them to articles.
 KEYWORD_DEPTH = 1000
 GROUP_BY = ("entity",)
@@ -205,7 +211,7 @@ def ask() -> Response:
         )
     if len(question) > MAX_QUESTION_CHARS:
         raise KbError(f"q must be at most {MAX_QUESTION_CHARS} characters, got {len(question)}")
-    k = int_param("k", 5, 1, MAX_K)
+    k = int_param("k", DEFAULT_K, 1, MAX_K)
     body, cached = state().answers.answer(question, k, date_filters())
     response = current_app.response_class(body, mimetype="application/json")
     response.headers["X-Answer-Cache"] = "hit" if cached else "miss"
@@ -331,7 +337,7 @@ def _as_gateway_error(error: IngestError) -> IngestError:
 def list_articles() -> Response:
     """Articles newest first, filtered and paginated."""
     page = int_param("page", 1, 1, 1_000_000)
-    per_page = int_param("per_page", 20, 1, MAX_PER_PAGE)
+    per_page = int_param("per_page", DEFAULT_PER_PAGE, 1, MAX_PER_PAGE)
     filters = listing_filters()
     q = text_param("q", MAX_QUESTION_CHARS)
     found, total = find_articles(_kb(), filters, q, (page - 1) * per_page, per_page)
@@ -396,7 +402,7 @@ def related_articles(article_id: str) -> Response:
     """Stored articles most similar to this one."""
     from kb.search import related
 
-    k = int_param("k", 5, 1, MAX_K)
+    k = int_param("k", DEFAULT_K, 1, MAX_K)
     found = related(_kb(), article_id, k)
     return _json({"article_id": article_id, "related": [item.to_dict() for item in found]})
 
@@ -436,7 +442,7 @@ def list_facts() -> Response:
         since=filters.since,
         until=filters.until,
         source=filters.source,
-        limit=int_param("limit", 1000, 1, MAX_FACTS_LIMIT),
+        limit=int_param("limit", DEFAULT_FACTS_LIMIT, 1, MAX_FACTS_LIMIT),
     )
     group_by = choice_param("group_by", GROUP_BY)
     found = find_facts(_kb().store, query)
