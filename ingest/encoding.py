@@ -133,10 +133,63 @@ def decode_page(
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
+    damaged = _damaged_utf8(data)
+    if damaged is not None:
+        return damaged
+    western = _western(data)
+    if western is not None:
+        return western
     best = charset_normalizer.from_bytes(data).best()
+    text = None
     if best is not None and best.encoding:
-        return data.decode(_codec(best.encoding) or best.encoding, errors="replace")
-    return data.decode("cp1252", errors="replace")
+        text = data.decode(_codec(best.encoding) or best.encoding, errors="replace")
+    if text is None or _control_share(text) > MAX_CONTROL_SHARE:
+        # No encoding reads it as text: bytes without a NUL can still be binary.
+        raise IngestError(
+            "not a text page: no character encoding reads the content as text; expected HTML "
+            "or text"
+        )
+    return text
+
+
+# Characters other than tab, newline, form feed and carriage return below U+0020 (and DEL): text
+# has next to none, random bytes about one in nine.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f]")
+MAX_CONTROL_SHARE = 0.01
+# A page whose valid multi-byte UTF-8 sequences outnumber its invalid bytes this many times over is
+# UTF-8 with damage (a truncated or spliced download), not text in another encoding: no other
+# encoding makes valid UTF-8 sequences that often by chance.
+UTF8_EVIDENCE = 3
+# A page this much ASCII, with its other bytes all defined in windows-1252, is read as windows-1252,
+# the encoding browsers assume for undeclared Western pages; statistical detection errs on such
+# pages, having too few non-ASCII bytes to go on.
+WESTERN_ASCII_SHARE = 0.9
+
+
+def _control_share(text: str) -> float:
+    return len(_CONTROL.findall(text)) / (len(text) or 1)
+
+
+def _damaged_utf8(data: bytes) -> str | None:
+    """The page as UTF-8, each invalid byte run read as U+FFFD, when the evidence says it is
+    UTF-8 (see ``UTF8_EVIDENCE``); else None."""
+    text = data.decode("utf-8", errors="replace")
+    invalid = text.count("\ufffd") - data.count("\ufffd".encode())
+    valid = sum(1 for ch in text if ord(ch) > 0x7F and ch != "\ufffd")
+    return text if invalid and valid >= UTF8_EVIDENCE * invalid else None
+
+
+def _western(data: bytes) -> str | None:
+    """The page as windows-1252 when it is mostly ASCII and every other byte is defined there."""
+    if _control_share(data.decode("latin-1")) > MAX_CONTROL_SHARE:
+        return None
+    ascii_share = sum(1 for byte in data if byte < 0x80) / len(data)
+    if ascii_share < WESTERN_ASCII_SHARE:
+        return None
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:  # a byte windows-1252 leaves undefined
+        return None
 
 
 def gunzip_capped(source: bytes | Path, limit: int = MAX_PAGE_BYTES, name: str = "data") -> bytes:

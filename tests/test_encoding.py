@@ -140,3 +140,37 @@ def test_corrupt_gzip_is_refused(tmp_path):
     path.write_bytes(gzip.compress(b"<html>" * 1000)[:50])
     with pytest.raises(IngestError, match="not a valid gzip file"):
         read_page_file(path)
+
+
+def test_random_bytes_without_a_nul_are_refused_as_binary():
+    import random
+
+    generator = random.Random(7)
+    data = bytes(generator.choice(range(1, 256)) for _ in range(100))
+    with pytest.raises(IngestError, match="not a text page"):
+        decode_page(data)
+
+
+def test_utf8_page_with_a_few_damaged_bytes_stays_utf8():
+    text = "<p>" + "Price: 5 € — “quoted” ‘text’ naïve café. " * 20 + "</p>"
+    data = text.encode("utf-8")
+    middle = len(data) // 2
+    damaged = data[:middle] + b"\xff\xfe" + data[middle:]  # two bytes UTF-8 never uses
+    decoded = decode_page(damaged)
+    assert decoded.count("café") == 20 and decoded.count("€") == 20
+    assert "\ufffd" in decoded
+
+
+# Written for these tests: short English lines whose only non-ASCII bytes are windows-1252
+# punctuation or letters (statistical detection misreads each of them).
+WESTERN_LINES = [
+    "<p>Bitcoin fell 5% — traders said.</p>",
+    "<p>Price rose to 5 € in a week, analysts said.</p>",
+    "<p>Short note: naïve traders lost money.</p>",
+    "<p>Ether slid – again – as the rally faded.</p>",
+]
+
+
+@pytest.mark.parametrize("line", WESTERN_LINES)
+def test_undeclared_western_page_is_read_as_windows_1252(line):
+    assert decode_page(line.encode("cp1252")) == line
