@@ -82,6 +82,21 @@ def rare_missing(q: QuestionEvidence) -> float:
     return max(missing, default=0.0) / top
 
 
+def top_dense(q: QuestionEvidence) -> float:
+    """Cosine of the question and the best-ranked sentence (how well the answer itself fits)."""
+    return q.evidence.dense.get(q.ranked[0][1].key, 0.0) if q.ranked else 0.0
+
+
+def top_overlap(q: QuestionEvidence) -> float:
+    """IDF-weighted share of the question's words that the best-ranked sentence and its
+    neighbours use."""
+    if not q.ranked:
+        return 0.0
+    best = q.ranked[0][1]
+    terms = q.evidence.neighbours.get(best.key, best.terms)
+    return weighted_overlap(q.intent.terms, terms, q.evidence.weights)
+
+
 def best_margin(q: QuestionEvidence) -> float:
     """How far the best candidate's weight stands above the runner-up's."""
     if len(q.ranked) < 2:
@@ -113,7 +128,14 @@ def names_covered(q: QuestionEvidence) -> float:
     if not q.intent.entities or not q.ranked:
         return 1.0
     article = q.ranked[0][1].article
-    found = sum(1 for name in q.intent.entities if stem(name.lower().split()[0]) in article.terms)
+    # A name counts as covered under any of its aliases ("U.S." for United States): the
+    # article's sentences carry the gazetteer's canonical names.
+    named = {n.name for _, s in q.ranked if s.article is article for n in s.names}
+    found = sum(
+        1
+        for name in q.intent.entities
+        if name in named or stem(name.lower().split()[0]) in article.terms
+    )
     return found / len(q.intent.entities)
 
 
