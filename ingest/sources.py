@@ -7,7 +7,7 @@ stops a batch. Parsers are chosen by file name first and by sniffing the content
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -67,13 +67,31 @@ def read_source(source: str, options: SourceOptions = SourceOptions()) -> Articl
         yield IngestError("no such file, directory or http(s) URL", source=source)
 
 
+# Uploads are labelled apart from files read from disk: a client-chosen name that equals a path
+# `kb ingest` read must not make the upload replace that file's article.
+UPLOAD_PREFIX = "upload:"
+
+
 def read_upload(data: bytes, filename: str, content_type: str | None = None) -> ArticleStream:
-    """Articles and errors from the bytes of an uploaded file, parsed like a file of that name."""
+    """Articles and errors from the bytes of an uploaded file, parsed like a file of that name
+    (its origin is ``upload:`` and the name, never a path)."""
+    origin = UPLOAD_PREFIX + filename
     try:
-        yield from _parse_bytes(data, filename, content_type)
+        for item in _parse_bytes(data, filename, content_type):
+            if isinstance(item, IngestError):
+                item.source = _uploaded(item.source, filename)
+            else:
+                item = replace(item, origin=_uploaded(item.origin, filename))
+            yield item
     except IngestError as error:
-        error.source = error.source or filename
+        error.source = _uploaded(error.source, filename) if error.source else origin
         yield error
+
+
+def _uploaded(label: str | None, filename: str) -> str:
+    """An upload's item label (the name, or the name and a line number) marked as an upload."""
+    label = label or filename
+    return label if label.startswith(UPLOAD_PREFIX) else UPLOAD_PREFIX + label
 
 
 def commentary_text(data: bytes, name: str = "", content_type: str | None = None) -> str:

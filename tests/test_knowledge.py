@@ -428,3 +428,33 @@ def test_an_unwritable_field_fails_that_article_and_stores_nothing(
     assert next(iter(fields)) in results[0].error or "url" in results[0].error
     assert kb.stats()["articles"] == before["articles"] + 1
     assert kb.consistency_problems() == []
+
+
+def desk_page(figure: int) -> bytes:
+    """An HTML page written for these tests."""
+    return (
+        "<html><head><title>Desk note</title></head><body><article><h1>Desk note</h1>"
+        f"<p>Zeltrax exchange recorded roughly ${figure} million in long liquidations while "
+        "a rival venue saw over $9 million in shorts.</p><p>Open interest held near $30 billion "
+        "as funding stayed flat, and desks said positioning looked cautious into the close "
+        "of a quiet week in which spot volumes thinned across the major venues.</p>"
+        "</article></body></html>"
+    ).encode()
+
+
+def test_an_upload_named_like_an_ingested_file_never_replaces_its_article(
+    kb: KnowledgeBase, tmp_path: Path
+) -> None:
+    from ingest.sources import read_sources, read_upload
+
+    path = tmp_path / "desk-note.html"
+    path.write_bytes(desk_page(21))
+    (stored,) = kb.ingest(read_sources([str(path)]))
+    assert stored.status == "new"
+    (uploaded,) = kb.ingest(read_upload(desk_page(45), str(path.resolve())))
+    assert uploaded.status == "new" and uploaded.id != stored.id
+    assert "$21 million" in kb.store.get_article(stored.id).article.body
+    # The file read again from its place is still that article, edited.
+    path.write_bytes(desk_page(33))
+    (again,) = kb.ingest(read_sources([str(path)]))
+    assert again.status == "updated" and again.id == stored.id
