@@ -21,8 +21,8 @@ log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 
 
-def problem(status: int, detail: str) -> Response:
-    """A problem+json response with the standard title of ``status``."""
+def problem(status: int, detail: str, extra: dict | None = None) -> Response:
+    """A problem+json response with the standard title of ``status`` (and ``extra`` members)."""
     try:
         title = HTTPStatus(status).phrase
     except ValueError:
@@ -30,21 +30,22 @@ def problem(status: int, detail: str) -> Response:
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
     if request:
         body["instance"] = request.path
+    body.update(extra or {})
     return Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
 
 
-def _respond(status: int, detail: str) -> Response:
+def _respond(status: int, detail: str, extra: dict | None = None) -> Response:
     """problem+json under /api; a friendly HTML page for a person browsing anywhere else."""
     if request and request.path != "/api" and not request.path.startswith("/api/"):
         from api.pages import error_page
 
         page, status = error_page(status, detail)
         return Response(page, status=status, mimetype="text/html")
-    return problem(status, detail)
+    return problem(status, detail, extra)
 
 
 def _kb_error(error: KbError) -> Response:
-    return _respond(error.status, error.detail)
+    return _respond(error.status, error.detail, error.extra)
 
 
 def _ingest_error(error: IngestError) -> Response:

@@ -5,6 +5,8 @@ A test walks the app's URL map and fails when a route is missing here, so the tw
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from api.limits import (
     DEFAULT_FACTS_LIMIT,
     DEFAULT_K,
@@ -67,7 +69,8 @@ def _problems(*statuses: int) -> dict[str, object]:
         404: "Unknown article id",
         413: f"Body over {MAX_CONTENT_LENGTH // (1024 * 1024)} MB",
         415: "Wrong Content-Type",
-        422: "A URL or text could not be read as an article",
+        422: "A URL or text could not be read as an article (for a batch: none could be "
+        "stored; the per-item results are in the problem's articles member)",
         500: "Unexpected server error (logged)",
     }
     return {
@@ -80,7 +83,22 @@ def _problems(*statuses: int) -> dict[str, object]:
 
 
 _EXTRACT_TEXT = {"type": "string", "minLength": 1, "maxLength": MAX_EXTRACT_CHARS}
-_DATE = {"type": "string", "description": "YYYY-MM-DD or an ISO 8601 date-time"}
+_URL = {"type": "string", "format": "uri", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://"}
+# An optional query parameter given empty is the same as not given (forms send empty fields).
+_EMPTY = {"maxLength": 0}
+
+
+def _choice(values: Iterable[str]) -> dict[str, object]:
+    """One of ``values``, or empty for none."""
+    return {"type": "string", "enum": [*values, ""]}
+
+
+# What ingest.dates.filter_date accepts: a day, or an RFC 3339 date-time.
+_DATE = {
+    "type": "string",
+    "description": "YYYY-MM-DD or an ISO 8601 date-time; empty means none",
+    "anyOf": [{"format": "date"}, {"format": "date-time"}, _EMPTY],
+}
 _FILTERS = [
     _query("since", "Published on or after this date.", _DATE),
     _query("until", "Published on or before this date (a bare day includes all of it).", _DATE),
@@ -221,13 +239,14 @@ _SCHEMAS: dict[str, object] = {
     "ArticleRecord": {
         "type": "object",
         "required": ["text"],
+        "description": "null for an optional field means it is not given.",
         "properties": {
-            "url": _STRING,
-            "title": _STRING,
-            "text": _STRING,
-            "published": _DATE,
-            "source": _STRING,
-            "author": _STRING,
+            "url": _NULLABLE_STRING,
+            "title": _NULLABLE_STRING,
+            "text": {"type": "string", "minLength": 1},
+            "published": _NULLABLE_STRING,
+            "source": _NULLABLE_STRING,
+            "author": _NULLABLE_STRING,
         },
     },
     "IngestRequest": {
@@ -284,7 +303,7 @@ _SCHEMAS: dict[str, object] = {
         "oneOf": [
             {"type": "object", "required": ["text"], "properties": {"text": _EXTRACT_TEXT}},
             {"type": "object", "required": ["html"], "properties": {"html": _EXTRACT_TEXT}},
-            {"type": "object", "required": ["url"], "properties": {"url": _STRING}},
+            {"type": "object", "required": ["url"], "properties": {"url": _URL}},
         ]
     },
     "ExtractResult": {
@@ -374,6 +393,8 @@ _SCHEMAS: dict[str, object] = {
         "oneOf": [
             {
                 "type": "object",
+                "required": ["facts", "count"],
+                "additionalProperties": False,
                 "properties": {
                     "facts": {"type": "array", "items": _ref("Fact")},
                     "count": _INTEGER,
@@ -381,6 +402,8 @@ _SCHEMAS: dict[str, object] = {
             },
             {
                 "type": "object",
+                "required": ["group_by", "groups"],
+                "additionalProperties": False,
                 "properties": {
                     "group_by": {"type": "string", "enum": ["entity"]},
                     "groups": {
@@ -444,6 +467,7 @@ _PATHS: dict[str, object] = {
                     "multipart/form-data": {
                         "schema": {
                             "type": "object",
+                            "required": ["file"],
                             "properties": {
                                 "file": {
                                     "type": "array",
@@ -457,7 +481,7 @@ _PATHS: dict[str, object] = {
             },
             "responses": {
                 "200": _ok("IngestResults", "One result per article, in input order"),
-                **_problems(400, 401, 403, 413, 415),
+                **_problems(400, 401, 403, 413, 415, 422),
             },
         }
     },
@@ -531,16 +555,20 @@ _PATHS: dict[str, object] = {
             "summary": "Stored facts, or per-entity aggregates with the facts behind them.",
             "parameters": [
                 _query("entity", "Canonical entity or alias (BTC finds Bitcoin)."),
-                _query("metric", "Metric.", {"type": "string", "enum": list(METRICS)}),
-                _query("side", "Side.", {"type": "string", "enum": list(SIDES)}),
-                _query("direction", "Direction.", {"type": "string", "enum": list(DIRECTIONS)}),
+                _query("metric", "Metric.", _choice(METRICS)),
+                _query("side", "Side.", _choice(SIDES)),
+                _query("direction", "Direction.", _choice(DIRECTIONS)),
                 _query(
                     "window",
                     "Time window: a number and a unit (h, d, w or y).",
-                    {"type": "string", "pattern": WINDOW_PATTERN, "examples": list(WINDOWS)},
+                    {
+                        "type": "string",
+                        "anyOf": [{"pattern": WINDOW_PATTERN}, _EMPTY],
+                        "examples": list(WINDOWS),
+                    },
                 ),
                 *_FILTERS,
-                _query("group_by", "Aggregate per entity.", {"type": "string", "enum": ["entity"]}),
+                _query("group_by", "Aggregate per entity.", _choice(["entity"])),
                 _query(
                     "limit",
                     "Most facts to read.",

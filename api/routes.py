@@ -70,7 +70,7 @@ def _json(data: object, status: int = 200) -> Response:
 def int_param(name: str, default: int, low: int, high: int) -> int:
     """An integer query parameter within [low, high]."""
     raw = request.args.get(name)
-    if raw is None or raw.strip() == "":
+    if raw is None:
         return default
     try:
         value = int(raw.strip())
@@ -152,7 +152,7 @@ def require_token() -> None:
 def http_url(value: object, where: str) -> str:
     """``value`` if it is an http(s) URL string, else a 400 naming ``where``."""
     if not isinstance(value, str):
-        raise KbError(f"{where} must be an http or https URL, got {value!r}")
+        raise KbError(f"'{where}' must be an http or https URL, got {value!r}")
     try:
         return checked_url(value, where)
     except IngestError as error:
@@ -232,7 +232,13 @@ def ingest() -> Response:
             results = app_state.kb.ingest(items)
         finally:
             app_state.answers.invalidate()
-    return _json({"articles": [result.to_dict() for result in results]})
+    articles = [result.to_dict() for result in results]
+    if results and all(result.status == "failed" for result in results):
+        # Nothing was stored: the status says so; each item's reason is in "articles".
+        first = results[0].error
+        more = f" (and {len(results) - 1} more failed)" if len(results) > 1 else ""
+        raise KbError(f"no article could be stored: {first}{more}", 422, {"articles": articles})
+    return _json({"articles": articles})
 
 
 def _json_items(data: dict) -> list[Article | IngestError]:

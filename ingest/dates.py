@@ -88,4 +88,5 @@ def filter_date(raw: str | None) -> str | None:
         return None
     if len(text) == 10:
         return date.fromisoformat(text).isoformat()
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).isoformat()
+    # RFC 3339 allows a lower-case t and z.
+    return datetime.fromisoformat(text.upper().replace("Z", "+00:00")).isoformat()

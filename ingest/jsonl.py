@@ -46,9 +46,10 @@ def article_from_record(record: object, origin: str = "") -> Article:
     if not isinstance(text, str) or not text.strip():
         raise IngestError("record has no 'text'", source=origin or None)
     checked_text(text, "text", origin or None)
+    for name in ("url", "title", "source", "author", "published", "updated", "language"):
+        if record.get(name) is not None and not isinstance(record[name], str):
+            raise IngestError(f"'{name}' must be a string or null", source=origin or None)
     url = record.get("url")
-    if url is not None and not isinstance(url, str):
-        raise IngestError("'url' must be a string", source=origin or None)
     url = checked_url(url, "url", origin or None) if url and url.strip() else None
     body = normalise_text(text)
     title = _string(record.get("title")) or _title_from(body)

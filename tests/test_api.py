@@ -298,7 +298,7 @@ BAD_BODIES = [
     ("/api/ingest", b"{}", "application/json", 400, "exactly one of 'articles'"),
     ("/api/ingest", b'{"articles": "abc"}', "application/json", 400, "must be a list"),
     ("/api/ingest", b'{"articles": []}', "application/json", 400, "must be a list of 1"),
-    ("/api/ingest", b'{"urls": ["/etc/passwd"]}', "application/json", 400, "urls[0] must be"),
+    ("/api/ingest", b'{"urls": ["/etc/passwd"]}', "application/json", 400, "'urls[0]' must be"),
     (
         "/api/ingest",
         b'{"urls": ["https://example.test/", 7]}',
@@ -640,6 +640,16 @@ def test_jsonl_upload_with_a_line_nested_too_deeply_fails_that_line_only(
 def test_extract_refuses_a_lone_surrogate_with_400(live_server: LiveServer) -> None:
     reply = call(live_server, "POST", "/api/extract", json_body={"text": "Zeltrax saw $1m \ud800"})
     assert_problem(reply, 400, "lone surrogate")
+
+
+def test_ingest_where_every_record_fails_is_422_with_each_reason(live_server: LiveServer) -> None:
+    records = [{"title": "no text"}, {"text": "Zeltrax saw $1 million.", "author": 7}]
+    reply = call(
+        live_server, "POST", "/api/ingest", json_body={"articles": records}, token=live_server.token
+    )
+    problem = assert_problem(reply, 422, "no article could be stored")
+    assert [r["status"] for r in problem["articles"]] == ["failed", "failed"]
+    assert "'author' must be a string or null" in problem["articles"][1]["error"]
 
 
 def html_page(tag: str) -> bytes:
