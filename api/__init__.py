@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from flask import Flask
 
 from api.answer_cache import AnswerCache
-from api.limits import MAX_CONTENT_LENGTH
+from api.limits import FETCH_SLOTS, MAX_CONTENT_LENGTH
 from kb.config import load_settings
 from kb.knowledge import KnowledgeBase
 
@@ -24,6 +24,9 @@ class AppState:
         # One write (ingest or delete) at a time; reads never wait on it.
         self.write_lock = threading.Lock()
         self.answers = AnswerCache(kb)
+        # Fetching a URL for /api/extract needs no token: a few at a time, so slow pages can
+        # never hold every worker thread.
+        self.fetch_slots = threading.BoundedSemaphore(FETCH_SLOTS)
 
 
 def create_app(config: Mapping[str, object] | None = None) -> Flask:

@@ -9,6 +9,7 @@ __all__ = [
     "DEFAULT_FACTS_LIMIT",
     "DEFAULT_K",
     "DEFAULT_PER_PAGE",
+    "FETCH_SLOTS",
     "MAX_ARTICLES",
     "MAX_CONTENT_LENGTH",
     "MAX_EXTRACT_CHARS",
@@ -28,4 +29,6 @@ MAX_EXTRACT_CHARS = 200_000
 MAX_URLS = 50
 MAX_ARTICLES = 1000
 DEFAULT_FACTS_LIMIT = 1000
+# Pages fetched at once for extraction (waitress runs 8 worker threads by default).
+FETCH_SLOTS = 2
 MAX_FACTS_LIMIT = 10_000

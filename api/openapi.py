@@ -72,6 +72,9 @@ def _problems(*statuses: int) -> dict[str, object]:
         422: "A URL or text could not be read as an article (for a batch: none could be "
         "stored; the per-item results are in the problem's articles member)",
         500: "Unexpected server error (logged)",
+        502: "The page's server failed or answered with an error",
+        503: "Too many pages being fetched at once; retry shortly",
+        504: "The page's server did not answer in time",
     }
     return {
         str(status): {
@@ -494,7 +497,7 @@ _PATHS: dict[str, object] = {
             },
             "responses": {
                 "200": _ok("ExtractResult", "Facts with spans"),
-                **_problems(400, 413, 415, 422),
+                **_problems(400, 413, 415, 422, 502, 503, 504),
             },
         }
     },

@@ -17,6 +17,7 @@ from api.limits import (
     DEFAULT_FACTS_LIMIT,
     DEFAULT_K,
     DEFAULT_PER_PAGE,
+    FETCH_SLOTS,
     MAX_ARTICLES,
     MAX_EXTRACT_CHARS,
     MAX_FACTS_LIMIT,
@@ -324,8 +325,18 @@ def extract() -> Response:
 
 
 def fetch_article(url: str) -> Article:
-    """The article at ``url``; a failed fetch is a 502 naming what the upstream said."""
-    items = list(read_sources([url], _source_options()))
+    """The article at ``url``; a failed fetch is a 502 naming what the upstream said, and a 503
+    while FETCH_SLOTS other fetches are running."""
+    slots = state().fetch_slots
+    if not slots.acquire(blocking=False):
+        raise KbError(
+            f"the server is already fetching {FETCH_SLOTS} pages; retry in a few seconds",
+            status=503,
+        )
+    try:
+        items = list(read_sources([url], _source_options()))
+    finally:
+        slots.release()
     first = items[0] if items else IngestError("nothing could be read", source=url)
     if isinstance(first, IngestError):
         raise _as_gateway_error(first)

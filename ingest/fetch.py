@@ -88,6 +88,10 @@ class _Target:
     addresses: list[IPAddress]
 
 
+# The most one fetch may take in all (connects, redirects and the download together).
+TOTAL_TIMEOUT = 20.0
+
+
 def check_url(url: str, *, allow_private: bool = False) -> None:
     """Raise IngestError(status=400) unless ``url`` is an http(s) URL of a public host."""
     _check(url, allow_private=allow_private)
@@ -102,12 +106,22 @@ def fetch(
     max_bytes: int = 10 * 1024 * 1024,
     max_redirects: int = 5,
     user_agent: str = DEFAULT_USER_AGENT,
+    total_timeout: float = TOTAL_TIMEOUT,
 ) -> FetchedPage:
-    """GET ``url``, following up to ``max_redirects`` checked redirects; body up to max_bytes."""
+    """GET ``url``, following up to ``max_redirects`` checked redirects; body up to max_bytes.
+
+    ``total_timeout`` bounds the whole fetch, every connect, redirect and download included;
+    the other two bound each wait within it.
+    """
     url = current = url.strip()
+    limit = total_timeout
+    deadline = time.monotonic() + limit
     for _hop in range(max_redirects + 1):
         target = _check(current, allow_private=allow_private)
-        response = _open(target, connect_timeout, read_timeout, user_agent, source=url)
+        left = _time_left(deadline, limit, url)
+        response = _open(
+            target, min(connect_timeout, left), min(read_timeout, left), user_agent, source=url
+        )
         try:
             status = response.status
             location = response.headers.get("Location")
@@ -125,7 +139,9 @@ def fetch(
                     source=url,
                     status=502,
                 )
-            data = _read_body(response, max_bytes, read_timeout, source=url)
+            data = _read_body(
+                response, max_bytes, min(read_timeout, _time_left(deadline, limit, url)), source=url
+            )
             return FetchedPage(
                 url=url,
                 final_url=current,
@@ -355,6 +371,14 @@ def _open(
         source=source,
         status=502,
     )
+
+
+def _time_left(deadline: float, limit: float, source: str) -> float:
+    """Seconds left before ``deadline``; a 504 once none are."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise IngestError(f"the fetch took longer than {limit:g} s", source=source, status=504)
+    return left
 
 
 def _reason(error: Exception | None) -> str:

@@ -317,6 +317,17 @@ def test_times_out_on_a_body_that_does_not_arrive(server):
     assert time.monotonic() - started < 2.0
 
 
+def test_the_total_timeout_bounds_a_chain_of_slow_redirects(server):
+    # Each hop answers in time on its own; together they take longer than the fetch may.
+    for n in range(4):
+        server.routes[f"/hop{n}"] = Route(redirect=f"/hop{n + 1}", delay=0.3)
+    server.routes["/hop4"] = Route(body=PAGE)
+    with pytest.raises(IngestError) as caught:
+        fetch(server.url("/hop0"), allow_private=True, read_timeout=10, total_timeout=0.5)
+    assert caught.value.status == 504
+    assert len(server.requests) < 4  # it gave up instead of following every hop
+
+
 @pytest.mark.parametrize("status", [404, 410, 500, 503])
 def test_http_errors_carry_the_status(server, status):
     server.routes["/gone"] = Route(body=b"nope", status=status)

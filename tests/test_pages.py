@@ -396,6 +396,29 @@ def test_extract_bad_input_shows_message(
 
 
 @slow
+def test_url_fetches_beyond_the_slots_are_refused_until_one_frees(
+    app: Flask, client: FlaskClient
+) -> None:
+    from api.limits import FETCH_SLOTS
+
+    slots = app.extensions["marketkb"].fetch_slots
+    page = "<html><body><article><p>" + "Zeltrax saw $5 million in liquidations. " * 9
+    with LocalServer(
+        {"/note.html": Route(body=(page + "</p></article></body></html>").encode())}
+    ) as server:
+        for _ in range(FETCH_SLOTS):  # the slots held, as by fetches still running
+            assert slots.acquire(blocking=False)
+        try:
+            busy = client.post("/api/extract", json={"url": server.url("/note.html")})
+            assert busy.status_code == 503 and "retry" in busy.get_json()["detail"]
+        finally:
+            for _ in range(FETCH_SLOTS):
+                slots.release()
+        freed = client.post("/api/extract", json={"url": server.url("/note.html")})
+    assert freed.status_code == 200 and freed.get_json()["facts"]
+
+
+@slow
 def test_failed_fetch_shows_message(client: FlaskClient) -> None:
     with LocalServer({}) as server:
         response = client.post("/extract", data={"url": server.url("/missing.html")})
