@@ -30,11 +30,12 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 KILLS = 4
-KILL_BUDGET_S = 60.0
-# Delays before each kill: the model loads in about 5 s and the whole corpus then ingests in
-# about 10 s here, so most kills land a few seconds into the commits and index saves, and a few
-# restarts still leave work for the next one.
-KILL_DELAY_S = (4.0, 8.0)
+# Each kill lands once the store holds a number of articles drawn at random, so kills are chosen
+# by progress, never by time: a slow or loaded machine only makes the test take longer. The last
+# target leaves this many articles unread, so no ingest finishes before its kill.
+KILL_MARGIN = 40
+# A generous bound on one round, reached only if an ingest stops making progress.
+ROUND_TIMEOUT_S = 600.0
 SEED = int(os.environ.get("KB_KILL_SEED", random.randrange(10**6)))
 QUERIES = (
     "bitcoin liquidations",
@@ -96,15 +97,29 @@ def check_after_restart(data_dir: Path, embedder: Embedder) -> dict:
     return counts
 
 
-def keyword_searches_until(deadline: float, store_dir: Path, embedder: Embedder) -> int:
-    """Keyword searches from this process while another one writes; returns how many ran."""
+def kill_targets(total: int, rng: random.Random) -> list[int]:
+    """KILLS article counts, increasing, after each of which an ingest is killed."""
+    top = total - KILL_MARGIN
+    step = top // KILLS
+    return [rng.randint(n * step + 1, (n + 1) * step) for n in range(KILLS)]
+
+
+def search_until_stored(
+    process: subprocess.Popen, target: int, store_dir: Path, embedder: Embedder
+) -> int:
+    """Keyword searches from this process while ``process`` writes, until the store holds
+    ``target`` articles or the process ends; returns how many searches ran."""
     kb = KnowledgeBase(store_dir, embedder=embedder)
     done = 0
-    while time.monotonic() < deadline:
-        search(kb, QUERIES[done % len(QUERIES)], k=5, mode="keyword")
-        done += 1
-        time.sleep(0.05)
-    kb.store.close()
+    deadline = time.monotonic() + ROUND_TIMEOUT_S
+    try:
+        while kb.stats()["articles"] < target and process.poll() is None:
+            assert time.monotonic() < deadline, f"the ingest stopped short of {target} articles"
+            search(kb, QUERIES[done % len(QUERIES)], k=5, mode="keyword")
+            done += 1
+            time.sleep(0.02)
+    finally:
+        kb.store.close()
     return done
 
 
@@ -115,24 +130,22 @@ def test_killed_ingests_heal_and_finish_with_the_same_counts(
     copy_model_into(model_data_dir, data_dir)
     log = tmp_path / "ingest.log"
     rng = random.Random(SEED)
-    started = time.monotonic()
     seen: list[int] = []
     searches = 0
-    while len(seen) < KILLS and time.monotonic() - started < KILL_BUDGET_S:
+    for target in kill_targets(reference_counts["articles"], rng):
         process = ingest_process(data_dir, log)
         # Searching from this process meanwhile: SQLite must never answer "database is locked".
-        searches += keyword_searches_until(
-            time.monotonic() + rng.uniform(*KILL_DELAY_S), data_dir, embedder
+        searches += search_until_stored(process, target, data_dir, embedder)
+        assert process.poll() is None, (
+            f"the ingest ended before its kill (seed {SEED}):\n{log.read_text()}"
         )
-        if process.poll() is not None:
-            break  # it finished before the kill; the checks below still apply
         process.send_signal(signal.SIGKILL)
         process.wait()
         seen.append(check_after_restart(data_dir, embedder)["articles"])
-    assert len(seen) >= 3, f"only {len(seen)} kills landed (seed {SEED}); log:\n{log.read_text()}"
-    assert any(0 < n < reference_counts["articles"] for n in seen), (
-        f"no kill landed mid-ingest (articles after each kill: {seen}, seed {SEED})"
+    assert all(0 < n < reference_counts["articles"] for n in seen), (
+        f"a kill landed outside the ingest (articles after each kill: {seen}, seed {SEED})"
     )
+    assert seen == sorted(seen), f"a restart lost committed articles: {seen} (seed {SEED})"
     assert searches > 0
 
     finished = subprocess.run(
