@@ -223,12 +223,15 @@ def ask() -> Response:
 def ingest() -> Response:
     """Store articles given as JSON records, URLs to fetch, or uploaded files."""
     require_token()
-    if request.mimetype == "multipart/form-data":
-        items = _uploaded_items()
-    else:
-        items = _json_items(json_body())
     app_state = state()
+    uploads = request.mimetype == "multipart/form-data"
+    # URLs are fetched before the lock, so a slow site never holds up other writes.
+    items = [] if uploads else _json_items(json_body())
     with app_state.write_lock:
+        if uploads:
+            # An upload is held unpacked in memory while read: reading under the lock keeps
+            # one in memory at a time however many arrive together.
+            items = _uploaded_items()
         try:
             results = app_state.kb.ingest(items)
         finally:

@@ -24,6 +24,8 @@ ArticleStream = Iterator[Article | IngestError]
 
 # A JSONL export holds many articles, so it may be larger than one page.
 MAX_JSONL_BYTES = 512 * 1024 * 1024
+# An upload is held in a server's memory while it is read: its JSONL may unpack to this much.
+MAX_UPLOAD_JSONL_BYTES = 64 * 1024 * 1024
 HTML_SUFFIXES = (".html", ".htm", ".html.gz", ".htm.gz", ".xhtml")
 TEXT_SUFFIXES = (".txt", ".text")
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz")
@@ -77,7 +79,7 @@ def read_upload(data: bytes, filename: str, content_type: str | None = None) -> 
     (its origin is ``upload:`` and the name, never a path)."""
     origin = UPLOAD_PREFIX + filename
     try:
-        for item in _parse_bytes(data, filename, content_type):
+        for item in _parse_bytes(data, filename, content_type, jsonl_limit=MAX_UPLOAD_JSONL_BYTES):
             if isinstance(item, IngestError):
                 item.source = _uploaded(item.source, filename)
             else:
@@ -143,14 +145,18 @@ def _read_file(path: Path) -> ArticleStream:
 
 
 def _parse_bytes(
-    data: bytes, name: str, content_type: str | None, url: str | None = None
+    data: bytes,
+    name: str,
+    content_type: str | None,
+    url: str | None = None,
+    jsonl_limit: int = MAX_JSONL_BYTES,
 ) -> ArticleStream:
     """Parse by the name's suffix, falling back to what the content looks like."""
     suffix = _suffix(Path(name))
     if data[:2] == b"\x1f\x8b":
-        data = gunzip_capped(data, MAX_JSONL_BYTES if suffix in JSONL_SUFFIXES else MAX_PAGE_BYTES)
+        data = gunzip_capped(data, jsonl_limit if suffix in JSONL_SUFFIXES else MAX_PAGE_BYTES)
     if suffix in JSONL_SUFFIXES:
-        yield from parse_jsonl(decode_page(data, content_type, MAX_JSONL_BYTES), origin=name)
+        yield from parse_jsonl(decode_page(data, content_type, jsonl_limit), origin=name)
         return
     text = decode_page(data, content_type)
     kind = _sniff(text, suffix, content_type)

@@ -239,3 +239,15 @@ def test_a_jsonl_export_may_be_larger_than_one_page(tmp_path):
     assert path.stat().st_size > 10 * 1024 * 1024
     items = list(read_source(str(path)))
     assert len(_articles(items)) == 3000 and not _errors(items)
+
+
+def test_an_upload_whose_jsonl_unpacks_past_the_upload_limit_is_refused():
+    import gzip
+
+    from ingest.sources import MAX_UPLOAD_JSONL_BYTES, read_upload
+
+    line = json.dumps({"text": "Zeltrax saw $1 million in liquidations. " * 50}) + "\n"
+    data = gzip.compress((line * (MAX_UPLOAD_JSONL_BYTES // len(line) + 2)).encode())
+    (error,) = list(read_upload(data, "export.jsonl.gz"))
+    assert isinstance(error, IngestError) and error.status == 413
+    assert "upload:export.jsonl.gz" in str(error)
