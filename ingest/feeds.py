@@ -53,6 +53,14 @@ def parse_feed(data: bytes, base_url: str) -> list[FeedItem]:
     """The linked items of an RSS or Atom feed, links made absolute against ``base_url``."""
     if not isinstance(data, bytes | bytearray):
         raise TypeError("parse_feed takes the feed as bytes")
+    depth = nesting_depth(bytes(data), MAX_FEED_DEPTH)
+    if depth > MAX_FEED_DEPTH:
+        # Parsing a deeply nested document costs seconds of CPU for nothing a feed holds.
+        raise IngestError(
+            f"this is not a readable feed: its elements nest more than {MAX_FEED_DEPTH} deep",
+            source=base_url,
+            status=422,
+        )
     # A stream, never a str or bytes: feedparser would try those as a URL or a file name first.
     parsed = feedparser.parse(
         io.BytesIO(bytes(data)),
@@ -80,6 +88,28 @@ def parse_feed(data: bytes, base_url: str) -> list[FeedItem]:
             FeedItem(url=url, title=_plain_text(entry.get("title", "")), published=_date(entry))
         )
     return items
+
+
+# Real feeds nest a dozen elements deep at most.
+MAX_FEED_DEPTH = 64
+_UNPARSED = re.compile(rb"<!\[CDATA\[.*?\]\]>|<!--.*?-->|<\?.*?\?>|<!doctype[^>]*>", re.S | re.I)
+_ELEMENT_TAG = re.compile(rb"<(/?)[A-Za-z_][^\s/>]*[^>]*?(/?)>")
+
+
+def nesting_depth(data: bytes, stop_above: int) -> int:
+    """How deep the elements of an XML document nest (counted up to ``stop_above`` + 1);
+    character data, comments and declarations are skipped."""
+    depth = deepest = 0
+    for match in _ELEMENT_TAG.finditer(_UNPARSED.sub(b"", data)):
+        closing, self_closing = match.group(1), match.group(2)
+        if closing:
+            depth = max(0, depth - 1)
+        elif not self_closing:
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > stop_above:
+                break
+    return deepest
 
 
 def _root_element(data: bytes) -> bytes | None:

@@ -225,3 +225,17 @@ def test_recognises_feeds(data, content_type):
 )
 def test_recognises_non_feeds(data, content_type):
     assert not looks_like_feed(data, content_type)
+
+
+def test_refuses_a_feed_nested_deeper_than_any_real_one():
+    deep = b"<rss><channel>" + b"<x>" * 50_000 + b"</x>" * 50_000 + b"</channel></rss>"
+    with pytest.raises(IngestError, match="nest more than") as caught:
+        parse_feed(deep, "https://example.test/feed")
+    assert caught.value.status == 422
+
+
+def test_markup_inside_character_data_does_not_count_as_nesting():
+    # An item whose description holds HTML with many unclosed tags, as feeds often carry.
+    description = b"<![CDATA[" + b"<p>line<br>" * 200 + b"]]>"
+    feed = RSS.replace(b"<item>", b"<item><description>" + description + b"</description>", 1)
+    assert parse_feed(feed, "https://example.test/feed")
