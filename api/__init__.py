@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 
 from flask import Flask
 
-from api.answer_cache import AnswerCache
-from api.limits import FETCH_SLOTS, MAX_CONTENT_LENGTH
+from api.limits import MAX_CONTENT_LENGTH
+from api.state import EXTENSION, AppState
 from kb.config import load_settings
 from kb.knowledge import KnowledgeBase
 
-EXTENSION = "marketkb"
-
-
-class AppState:
-    """What the routes share: the knowledge base, settings, a write lock, the answer cache."""
-
-    def __init__(self, kb: KnowledgeBase, settings: dict[str, object]) -> None:
-        self.kb = kb
-        self.settings = settings
-        # One write (ingest or delete) at a time; reads never wait on it.
-        self.write_lock = threading.Lock()
-        self.answers = AnswerCache(kb)
-        # Fetching a URL for /api/extract needs no token: a few at a time, so slow pages can
-        # never hold every worker thread.
-        self.fetch_slots = threading.BoundedSemaphore(FETCH_SLOTS)
+__all__ = ["EXTENSION", "AppState", "create_app"]
 
 
 def create_app(config: Mapping[str, object] | None = None) -> Flask:

@@ -7,19 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from api.limits import (
-    DEFAULT_FACTS_LIMIT,
-    DEFAULT_K,
-    DEFAULT_PER_PAGE,
-    MAX_ARTICLES,
-    MAX_CONTENT_LENGTH,
-    MAX_EXTRACT_CHARS,
-    MAX_FACTS_LIMIT,
-    MAX_K,
-    MAX_PER_PAGE,
-    MAX_QUESTION_CHARS,
-    MAX_URLS,
-)
+from api import limits
 from kb.factquery import DIRECTIONS, METRICS, SIDES, WINDOW_PATTERN, WINDOWS
 
 _STRING = {"type": "string"}
@@ -67,7 +55,7 @@ def _problems(*statuses: int) -> dict[str, object]:
         401: "No bearer token",
         403: "Wrong token, or writes disabled (no KB_API_TOKEN)",
         404: "Unknown article id",
-        413: f"Body over {MAX_CONTENT_LENGTH // (1024 * 1024)} MB",
+        413: f"Body over {limits.MAX_CONTENT_LENGTH // (1024 * 1024)} MB",
         415: "Wrong Content-Type",
         422: "A URL or text could not be read as an article (for a batch: none could be "
         "stored; the per-item results are in the problem's articles member)",
@@ -85,7 +73,7 @@ def _problems(*statuses: int) -> dict[str, object]:
     }
 
 
-_EXTRACT_TEXT = {"type": "string", "minLength": 1, "maxLength": MAX_EXTRACT_CHARS}
+_EXTRACT_TEXT = {"type": "string", "minLength": 1, "maxLength": limits.MAX_EXTRACT_CHARS}
 _URL = {"type": "string", "format": "uri", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://"}
 # An optional query parameter given empty is the same as not given (forms send empty fields).
 _EMPTY = {"maxLength": 0}
@@ -262,7 +250,7 @@ _SCHEMAS: dict[str, object] = {
                         "type": "array",
                         "items": _ref("ArticleRecord"),
                         "minItems": 1,
-                        "maxItems": MAX_ARTICLES,
+                        "maxItems": limits.MAX_ARTICLES,
                     }
                 },
             },
@@ -274,7 +262,7 @@ _SCHEMAS: dict[str, object] = {
                         "type": "array",
                         "items": {"type": "string", "format": "uri"},
                         "minItems": 1,
-                        "maxItems": MAX_URLS,
+                        "maxItems": limits.MAX_URLS,
                     }
                 },
             },
@@ -443,13 +431,18 @@ _PATHS: dict[str, object] = {
                 _query(
                     "q",
                     "The question.",
-                    {"type": "string", "minLength": 1, "maxLength": MAX_QUESTION_CHARS},
+                    {"type": "string", "minLength": 1, "maxLength": limits.MAX_QUESTION_CHARS},
                     required=True,
                 ),
                 _query(
                     "k",
                     "Most passages to cite.",
-                    {"type": "integer", "minimum": 1, "maximum": MAX_K, "default": DEFAULT_K},
+                    {
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": limits.MAX_K,
+                        "default": limits.DEFAULT_K,
+                    },
                 ),
                 *_FILTERS,
             ],
@@ -515,8 +508,8 @@ _PATHS: dict[str, object] = {
                     {
                         "type": "integer",
                         "minimum": 1,
-                        "maximum": MAX_PER_PAGE,
-                        "default": DEFAULT_PER_PAGE,
+                        "maximum": limits.MAX_PER_PAGE,
+                        "default": limits.DEFAULT_PER_PAGE,
                     },
                 ),
             ],
@@ -547,7 +540,12 @@ _PATHS: dict[str, object] = {
                 _query(
                     "k",
                     "Most articles to return.",
-                    {"type": "integer", "minimum": 1, "maximum": MAX_K, "default": DEFAULT_K},
+                    {
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": limits.MAX_K,
+                        "default": limits.DEFAULT_K,
+                    },
                 ),
             ],
             "responses": {"200": _ok("RelatedList", "Similar articles"), **_problems(400, 404)},
@@ -578,8 +576,8 @@ _PATHS: dict[str, object] = {
                     {
                         "type": "integer",
                         "minimum": 1,
-                        "maximum": MAX_FACTS_LIMIT,
-                        "default": DEFAULT_FACTS_LIMIT,
+                        "maximum": limits.MAX_FACTS_LIMIT,
+                        "default": limits.DEFAULT_FACTS_LIMIT,
                     },
                 ),
             ],

@@ -26,6 +26,7 @@ from api.limits import (
     MAX_QUESTION_CHARS,
     MAX_URLS,
 )
+from api.state import state
 from ingest.dates import DATE_FORMS, filter_date
 from ingest.errors import IngestError
 from ingest.gazetteer import canonical
@@ -45,12 +46,6 @@ GROUP_BY = ("entity",)
 
 
 # -- shared state ----------------------------------------------------------------------------
-
-
-def state():  # noqa: ANN202 - AppState lives in api/__init__ and imports this module
-    from api import EXTENSION
-
-    return current_app.extensions[EXTENSION]
 
 
 def _kb() -> KnowledgeBase:

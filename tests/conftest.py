@@ -15,6 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -174,6 +175,18 @@ def stop_server(process: subprocess.Popen) -> None:
             process.wait(timeout=10)
 
 
+@contextmanager
+def serving(data_dir: Path, log_path: Path, env: dict[str, str]) -> Iterator[LiveServer]:
+    """``kb serve`` with the test token over ``data_dir``, healthy, stopped on exit."""
+    process, port = start_server(data_dir, log_path, {"KB_API_TOKEN": API_TOKEN, **env})
+    try:
+        server = LiveServer("127.0.0.1", port, API_TOKEN, data_dir, log_path)
+        wait_until_healthy(process, server.base_url, log_path)
+        yield server
+    finally:
+        stop_server(process)
+
+
 @pytest.fixture(scope="session")
 def live_server(
     built_kb_dir: Path, tmp_path_factory: pytest.TempPathFactory
@@ -181,12 +194,6 @@ def live_server(
     """``kb serve`` over a copy of the built data directory, with a token and private URLs."""
     work = tmp_path_factory.mktemp("live-server")
     data_dir = copy_data_dir(built_kb_dir, work / "data")
-    log_path = work / "server.log"
-    env = {"KB_API_TOKEN": API_TOKEN, "KB_NO_SAMPLE": "1", "KB_ALLOW_PRIVATE_URLS": "1"}
-    process, port = start_server(data_dir, log_path, env)
-    try:
-        server = LiveServer("127.0.0.1", port, API_TOKEN, data_dir, log_path)
-        wait_until_healthy(process, server.base_url, log_path)
+    env = {"KB_NO_SAMPLE": "1", "KB_ALLOW_PRIVATE_URLS": "1"}
+    with serving(data_dir, work / "server.log", env) as server:
         yield server
-    finally:
-        stop_server(process)

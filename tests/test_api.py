@@ -106,6 +106,19 @@ def multipart(files: list[tuple[str, str, bytes]]) -> tuple[bytes, str]:
     ) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
+def upload(server: LiveServer, files: list[tuple[str, str, bytes]]) -> Reply:
+    """POST ``files`` to /api/ingest as a multipart upload, with the token."""
+    body, content_type = multipart(files)
+    return call(
+        server, "POST", "/api/ingest", body=body, content_type=content_type, token=server.token
+    )
+
+
+def ingest_records(server: LiveServer, records: list) -> Reply:
+    """POST ``records`` to /api/ingest as {"articles": records}, with the token."""
+    return call(server, "POST", "/api/ingest", json_body={"articles": records}, token=server.token)
+
+
 def assert_problem(reply: Reply, status: int, detail_part: str = "") -> dict:
     """Check an error reply is problem+json with the given status and a useful detail."""
     assert reply.status == status, reply.body[:500]
@@ -332,15 +345,7 @@ def test_body_over_10_mb_is_refused_with_413(live_server: LiveServer) -> None:
 
 
 def test_multipart_without_file_parts_is_refused(live_server: LiveServer) -> None:
-    body, content_type = multipart([("other", "a.html", b"<p>x</p>")])
-    reply = call(
-        live_server,
-        "POST",
-        "/api/ingest",
-        body=body,
-        content_type=content_type,
-        token=live_server.token,
-    )
+    reply = upload(live_server, [("other", "a.html", b"<p>x</p>")])
     assert_problem(reply, 400, "named 'file'")
 
 
@@ -526,13 +531,7 @@ def test_asks_during_an_ingest_all_succeed(live_server: LiveServer) -> None:
 
 def test_ingested_article_can_be_read_then_deleted(live_server: LiveServer) -> None:
     record = made_up_article("lifecycle")
-    reply = call(
-        live_server,
-        "POST",
-        "/api/ingest",
-        json_body={"articles": [record]},
-        token=live_server.token,
-    )
+    reply = ingest_records(live_server, [record])
     assert reply.status == 200
     [result] = reply.data["articles"]
     assert result["status"] == "new"
@@ -564,9 +563,7 @@ def test_ingest_reports_bad_records_per_item(live_server: LiveServer) -> None:
         "not an object",
         {"text": "x", "url": "javascript:alert(1)"},
     ]
-    reply = call(
-        live_server, "POST", "/api/ingest", json_body={"articles": records}, token=live_server.token
-    )
+    reply = ingest_records(live_server, records)
     assert reply.status == 200
     results = reply.data["articles"]
     assert [r["status"] for r in results] == ["new", "failed", "failed", "failed"]
@@ -587,13 +584,7 @@ def test_ingest_refuses_an_unwritable_record_and_stores_the_rest(
     live_server: LiveServer, record: dict, reason: str
 ) -> None:
     good = made_up_article("beside-bad", len(reason))
-    reply = call(
-        live_server,
-        "POST",
-        "/api/ingest",
-        json_body={"articles": [record, good]},
-        token=live_server.token,
-    )
+    reply = ingest_records(live_server, [record, good])
     assert reply.status == 200, reply.body[:300]
     failed, stored = reply.data["articles"]
     assert failed["status"] == "failed" and reason.lower() in failed["error"].lower()
@@ -605,13 +596,7 @@ def test_ingest_with_an_impossible_utc_offset_keeps_the_article_undated(
     live_server: LiveServer,
 ) -> None:
     record = {**made_up_article("bad-offset"), "published": "2024-05-01T12:00:00+99:00"}
-    reply = call(
-        live_server,
-        "POST",
-        "/api/ingest",
-        json_body={"articles": [record]},
-        token=live_server.token,
-    )
+    reply = ingest_records(live_server, [record])
     assert reply.status == 200
     (result,) = reply.data["articles"]
     assert result["status"] in ("new", "unchanged")
@@ -622,15 +607,7 @@ def test_jsonl_upload_with_a_line_nested_too_deeply_fails_that_line_only(
     live_server: LiveServer,
 ) -> None:
     lines = ["[" * 100_000 + "]" * 100_000, json.dumps(made_up_article("after-deep"))]
-    body, content_type = multipart([("file", "deep.jsonl", "\n".join(lines).encode())])
-    reply = call(
-        live_server,
-        "POST",
-        "/api/ingest",
-        body=body,
-        content_type=content_type,
-        token=live_server.token,
-    )
+    reply = upload(live_server, [("file", "deep.jsonl", "\n".join(lines).encode())])
     assert reply.status == 200
     deep, good = reply.data["articles"]
     assert deep["status"] == "failed" and "nested too deeply" in deep["error"]
@@ -644,9 +621,7 @@ def test_extract_refuses_a_lone_surrogate_with_400(live_server: LiveServer) -> N
 
 def test_ingest_where_every_record_fails_is_422_with_each_reason(live_server: LiveServer) -> None:
     records = [{"title": "no text"}, {"text": "Zeltrax saw $1 million.", "author": 7}]
-    reply = call(
-        live_server, "POST", "/api/ingest", json_body={"articles": records}, token=live_server.token
-    )
+    reply = ingest_records(live_server, records)
     problem = assert_problem(reply, 422, "no article could be stored")
     assert [r["status"] for r in problem["articles"]] == ["failed", "failed"]
     assert "'author' must be a string or null" in problem["articles"][1]["error"]
@@ -682,22 +657,15 @@ def test_ingest_urls_fetches_each_page(live_server: LiveServer) -> None:
 
 def test_ingest_multipart_reads_each_kind_of_file(live_server: LiveServer) -> None:
     jsonl = "\n".join(json.dumps(made_up_article("jsonl-upload", n)) for n in range(2))
-    body, content_type = multipart(
+    reply = upload(
+        live_server,
         [
             ("file", "note.html.gz", gzip.compress(html_page("gz-upload"))),
             ("file", "export.jsonl", jsonl.encode()),
             ("file", "seed.txt", SEED_PAGE.read_bytes()),
             ("file", "image.bin", bytes(range(256)) * 20),
             ("file", "empty.html", b""),
-        ]
-    )
-    reply = call(
-        live_server,
-        "POST",
-        "/api/ingest",
-        body=body,
-        content_type=content_type,
-        token=live_server.token,
+        ],
     )
     assert reply.status == 200
     results = reply.data["articles"]

@@ -18,14 +18,7 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from conftest import (
-    API_TOKEN,
-    LiveServer,
-    copy_model_into,
-    start_server,
-    stop_server,
-    wait_until_healthy,
-)
+from conftest import LiveServer, copy_model_into, serving
 from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
 
@@ -51,15 +44,8 @@ def contract_server(
     work = tmp_path_factory.mktemp("contract-server")
     data_dir = work / "data"
     copy_model_into(model_data_dir, data_dir)
-    log_path = work / "server.log"
-    env = {"KB_API_TOKEN": API_TOKEN, "KB_NO_SAMPLE": "1"}
-    process, port = start_server(data_dir, log_path, env)
-    try:
-        server = LiveServer("127.0.0.1", port, API_TOKEN, data_dir, log_path)
-        wait_until_healthy(process, server.base_url, log_path)
+    with serving(data_dir, work / "server.log", {"KB_NO_SAMPLE": "1"}) as server:
         yield server
-    finally:
-        stop_server(process)
 
 
 # The document the server serves, built in process so the operations are known at collection;
