@@ -388,7 +388,6 @@ def check(settings: dict, repair: bool) -> None:
 
     Prints the counts and each problem; exits 1 while any problem remains.
     """
-    existing_store(settings).close()
     kb = open_kb(settings, must_exist=True)
     report = kb.check()
     for problem in report.problems:

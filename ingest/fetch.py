@@ -114,11 +114,10 @@ def fetch(
     the other two bound each wait within it.
     """
     url = current = url.strip()
-    limit = total_timeout
-    deadline = time.monotonic() + limit
+    deadline = time.monotonic() + total_timeout
     for _hop in range(max_redirects + 1):
         target = _check(current, allow_private=allow_private)
-        left = _time_left(deadline, limit, url)
+        left = _time_left(deadline, total_timeout, url)
         response = _open(
             target, min(connect_timeout, left), min(read_timeout, left), user_agent, source=url
         )
@@ -140,7 +139,10 @@ def fetch(
                     status=502,
                 )
             data = _read_body(
-                response, max_bytes, min(read_timeout, _time_left(deadline, limit, url)), source=url
+                response,
+                max_bytes,
+                min(read_timeout, _time_left(deadline, total_timeout, url)),
+                source=url,
             )
             return FetchedPage(
                 url=url,

@@ -449,10 +449,12 @@ class KnowledgeBase:
 
     def repair_all(self) -> CheckReport:
         """Fix what ``check`` finds that can be fixed; the problems left afterwards."""
-        if any("full-text index" in problem for problem in self.store.integrity_problems()):
+        if self.store.fulltext_problem():
             self.store.rebuild_fulltext()
-        self.passage_index()  # the first opening reconciles the indexes with the store
-        self.repair()  # and this, indexes this process opened before
+        already_open = self._passages is not None
+        self.passage_index()  # opening reconciles the indexes with the store
+        if already_open:
+            self.repair()
         return self.check()
 
     def _index_problems(self, passages: VectorIndex, articles: VectorIndex) -> list[str]:

@@ -527,18 +527,24 @@ class Store:
     def integrity_problems(self) -> list[str]:
         """What SQLite's own checks find wrong: the database file, and the full-text index
         against the passages it indexes. Empty when both are sound."""
-        db = self._connection()
         problems = [
             f"SQLite integrity check: {row[0]}"
-            for row in db.execute("PRAGMA integrity_check")
+            for row in self._connection().execute("PRAGMA integrity_check")
             if row[0] != "ok"
         ]
+        fulltext = self.fulltext_problem()
+        return problems + ([fulltext] if fulltext else [])
+
+    def fulltext_problem(self) -> str | None:
+        """How the full-text index disagrees with the passages it indexes, or None."""
         try:
             # rank 1: compare the index with the passages table too, not only with itself.
-            db.execute("INSERT INTO passages_fts(passages_fts, rank) VALUES ('integrity-check', 1)")
+            self._connection().execute(
+                "INSERT INTO passages_fts(passages_fts, rank) VALUES ('integrity-check', 1)"
+            )
         except sqlite3.DatabaseError as error:
-            problems.append(f"the full-text index is out of step with the passages ({error})")
-        return problems
+            return f"the full-text index is out of step with the passages ({error})"
+        return None
 
     def rebuild_fulltext(self) -> None:
         """Rebuild the full-text index from the passages."""
