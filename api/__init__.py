@@ -28,6 +28,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
             settings["data_dir"],
             max_passage_tokens=settings["max_passage_tokens"],
             approx_threshold=settings["approx_threshold"],
+            inference=settings["inference"],
         )
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_CONTENT_LENGTH

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from api import limits
+from kb.encoders import PATHS
 from kb.factquery import DIRECTIONS, METRICS, SIDES, WINDOW_PATTERN, WINDOWS
 
 _STRING = {"type": "string"}
@@ -158,6 +159,7 @@ _SCHEMAS: dict[str, object] = {
             "facts": _INTEGER,
             "passage_vectors": _INTEGER,
             "article_vectors": _INTEGER,
+            "inference_path": {"type": ["string", "null"], "enum": [*PATHS, None]},
             "warning": _STRING,
         },
     },

@@ -191,6 +191,8 @@ def health() -> Response:
         **kb.stats(),
         "passage_vectors": len(kb.passage_index()),
         "article_vectors": len(kb.article_index()),
+        # Null until the first encode settles it (the model loads lazily).
+        "inference_path": kb.embedder.inference_path,
     }
     if kb.manifest_warning:
         body["warning"] = kb.manifest_warning

@@ -204,14 +204,19 @@ def main() -> int:
     parser.add_argument("--cache", help="pickle of the computed features, reused when present")
     parser.add_argument("--show-wrong", action="store_true")
     parser.add_argument("--skip-peers", action="store_true")
+    parser.add_argument(
+        "--inference", default="float32", help="inference path (kb.encoders.PATHS) or auto"
+    )
     args = parser.parse_args()
     print(
         f"machine: {platform.platform()}, {os.cpu_count()} CPUs, Python "
         f"{platform.python_version()}\ncpu: {cpu_line()}"
     )
     started = time.perf_counter()
-    kb = build_kb(Path(args.data_dir), SHARED)
+    kb = build_kb(Path(args.data_dir), SHARED, args.inference)
     print(f"data directory ready in {time.perf_counter() - started:.1f} s: {kb.stats()}")
+    kb.embedder.encode_query("warm up")  # settles the inference path
+    print(f"inference path: {kb.embedder.inference_path} ({kb.embedder.choice.get('chosen_by')})")
     started = time.perf_counter()
     examples = cached_examples(kb, SHARED, Path(args.cache) if args.cache else None)
     print(f"features of {len(examples)} questions ready in {time.perf_counter() - started:.1f} s")

@@ -178,7 +178,7 @@ def bench_query_path(approx: VectorIndex, data_dir: Path) -> dict:
     cos = (np.stack(exact_vecs) * np.stack(fast_vecs)).sum(axis=1)
     return {
         "load_s": load_s,
-        "query_path": embedder.query_path,
+        "query_path": embedder.inference_path,
         "embed_f32_p50_ms": percentiles(exact_t)[0],
         "total_p50_ms": percentiles(total_t)[0],
         "total_p99_ms": percentiles(total_t)[1],

@@ -79,6 +79,7 @@ def open_kb(settings: dict, *, must_exist: bool = False) -> KnowledgeBase:
         settings["data_dir"],
         max_passage_tokens=settings["max_passage_tokens"],
         approx_threshold=settings["approx_threshold"],
+        inference=settings["inference"],
     )
 
 

@@ -61,6 +61,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Passage count past which the exact FAISS index gives way to an approximate (IVF) one",
     ),
     Setting(
+        "inference",
+        "KB_INFERENCE",
+        "auto",
+        "How the model runs: auto (the fastest path that agrees with float32, measured once per "
+        "machine), float32, bfloat16, onnx-float32 or onnx-int8",
+    ),
+    Setting(
         "max_passage_tokens",
         "KB_MAX_PASSAGE_TOKENS",
         254,

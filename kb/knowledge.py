@@ -14,6 +14,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -71,6 +72,7 @@ class KnowledgeBase:
         max_passage_tokens: int = 254,
         approx_threshold: int = DEFAULT_APPROX_THRESHOLD,
         embedder: Embedder | None = None,
+        inference: str = "auto",
     ) -> None:
         self.data_dir = Path(data_dir)
         try:
@@ -81,6 +83,7 @@ class KnowledgeBase:
         self.chunk_settings = ChunkSettings(max_tokens=max_passage_tokens)
         self.approx_threshold = approx_threshold
         self._embedder = embedder
+        self.inference = inference
         self._token_counter: Callable[[str], int] | None = None
         self._lock = threading.RLock()
         self._passages: VectorIndex | None = None
@@ -94,7 +97,7 @@ class KnowledgeBase:
     def embedder(self) -> Embedder:
         """The process's embedding model (loaded on first use)."""
         if self._embedder is None:
-            self._embedder = get_embedder(self.data_dir)
+            self._embedder = get_embedder(self.data_dir, self.inference)
         return self._embedder
 
     def count_tokens(self, text: str) -> int:
@@ -331,36 +334,49 @@ class KnowledgeBase:
     def ingest(
         self, items: Iterable[Article | IngestError], progress: Progress | None = None
     ) -> list[IngestResult]:
-        """Store each article (or record each error), embedding new passages in batches."""
+        """Store each article (or record each error), embedding new passages in batches.
+
+        A batch is embedded on a worker thread while the next articles are read and stored, so
+        parsing, facts and SQLite overlap the model (one batch in flight at most, in order).
+        """
         self.passage_index()
         results: list[IngestResult] = []
         pending: list[IngestResult] = []
         pending_passages = 0
-        try:
-            for item in items:
-                if isinstance(item, IngestError):
-                    result = failed(item)
-                else:
-                    try:
-                        article = checked_article(item)
-                        result = store_article(
-                            self.store, article, self.chunk_settings, self.count_tokens
-                        )
-                    except IngestError as error:
-                        result = failed(error, item.origin)
-                results.append(result)
-                if result.added_passages or result.removed_passages:
-                    pending.append(result)
-                    pending_passages += len(result.added_passages)
-                if pending_passages >= FLUSH_PASSAGES:
+        in_flight: Future | None = None
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kb-embed") as worker:
+            try:
+                for item in items:
+                    if isinstance(item, IngestError):
+                        result = failed(item)
+                    else:
+                        try:
+                            article = checked_article(item)
+                            result = store_article(
+                                self.store, article, self.chunk_settings, self.count_tokens
+                            )
+                        except IngestError as error:
+                            result = failed(error, item.origin)
+                    results.append(result)
+                    if result.added_passages or result.removed_passages:
+                        pending.append(result)
+                        pending_passages += len(result.added_passages)
+                    if pending_passages >= FLUSH_PASSAGES:
+                        if in_flight is not None:
+                            in_flight.result()
+                        in_flight = worker.submit(self._flush, pending)
+                        pending, pending_passages = [], 0
+                    if progress:
+                        progress(result)
+            finally:
+                # Whatever stops the batch, every article already committed gets its vectors
+                # now, not at the next restart's repair: the batch in flight is finished and
+                # the rest embedded, even when the one in flight failed.
+                try:
+                    if in_flight is not None:
+                        in_flight.result()
+                finally:
                     self._flush(pending)
-                    pending, pending_passages = [], 0
-                if progress:
-                    progress(result)
-        finally:
-            # Whatever stops the batch, every article already committed gets its vectors now,
-            # not at the next restart's repair.
-            self._flush(pending)
         return results
 
     def _flush(self, results: list[IngestResult]) -> None:

@@ -32,8 +32,10 @@ SERVER_START_TIMEOUT = 120.0
 
 
 def copy_model_into(src_data_dir: Path, dst_data_dir: Path) -> None:
-    """Give a data directory the extracted model by hard links (copies across filesystems)."""
-    dst = model_dir(dst_data_dir)
+    """Give a data directory the extracted model, its ONNX copies and the measured inference
+    path by hard links (copies across filesystems), so no test process exports or measures
+    again."""
+    src, dst = model_dir(src_data_dir).parent, model_dir(dst_data_dir).parent
     dst.parent.mkdir(parents=True, exist_ok=True)
 
     def link(src: str, dst: str) -> None:
@@ -42,7 +44,7 @@ def copy_model_into(src_data_dir: Path, dst_data_dir: Path) -> None:
         except OSError:
             shutil.copy2(src, dst)
 
-    shutil.copytree(model_dir(src_data_dir), dst, copy_function=link)
+    shutil.copytree(src, dst, copy_function=link)
 
 
 def copy_data_dir(src: Path, dst: Path) -> Path:
@@ -60,17 +62,29 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def model_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data directory with the model extracted once for the whole session."""
+def model_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Embedder]:
+    """A data directory with the model extracted, and one loaded model for the whole session.
+
+    Its inference path is measured here, so the ONNX copies and the measured choice sit in the
+    directory before any test copies it: no test process exports or measures again.
+    """
     data_dir = tmp_path_factory.mktemp("kb-model")
     ensure_model(data_dir)
-    return data_dir
+    embedder = Embedder(data_dir)
+    embedder.encode_query("settle the inference path")
+    return data_dir, embedder
 
 
 @pytest.fixture(scope="session")
-def embedder(model_data_dir: Path) -> Embedder:
+def model_data_dir(model_home: tuple[Path, Embedder]) -> Path:
+    """A data directory with the model extracted (treat it as read-only)."""
+    return model_home[0]
+
+
+@pytest.fixture(scope="session")
+def embedder(model_home: tuple[Path, Embedder]) -> Embedder:
     """One loaded model for the whole test session."""
-    return Embedder(model_data_dir)
+    return model_home[1]
 
 
 @pytest.fixture(scope="session")

@@ -76,6 +76,43 @@ def reference_counts(tmp_path_factory: pytest.TempPathFactory, model_data_dir: P
     return kb.stats()
 
 
+class WaitingEmbedder(RandomEmbedder):
+    """Holds its first encode until the store has moved past the articles of that batch."""
+
+    # Storing one article takes well under a second; a serial ingest fails after this long.
+    def __init__(self, kb_box: list, timeout: float = 120.0) -> None:
+        self.kb_box = kb_box
+        self.timeout = timeout
+        self.stored_at_first: int | None = None
+        self.stored_during_first = 0
+
+    def encode_with_sentences(self, texts, spans, **extra):  # noqa: ANN001, ANN201
+        if self.stored_at_first is None:
+            store = self.kb_box[0].store
+            self.stored_at_first = store.counts()["articles"]
+            deadline = time.monotonic() + self.timeout
+            # Progress, not time, ends the wait: a serial ingest would only reach the deadline.
+            while time.monotonic() < deadline:
+                self.stored_during_first = store.counts()["articles"] - self.stored_at_first
+                if self.stored_during_first > 0:
+                    break
+                time.sleep(0.01)
+        return super().encode_with_sentences(texts, spans, **extra)
+
+
+def test_articles_are_stored_while_a_batch_is_embedded(
+    model_data_dir: Path, tmp_path: Path
+) -> None:
+    copy_model_into(model_data_dir, tmp_path)
+    box: list = []
+    embedder = WaitingEmbedder(box)
+    kb = KnowledgeBase(tmp_path, embedder=embedder)
+    box.append(kb)
+    kb.ingest(read_sources([str(CORPUS)]))
+    assert embedder.stored_during_first > 0
+    assert kb.consistency_problems() == []
+
+
 def ingest_process(data_dir: Path, log: Path) -> subprocess.Popen:
     """`python -m cli --data-dir DATA_DIR ingest CORPUS -q`, its output going to ``log``."""
     with open(log, "ab") as out:

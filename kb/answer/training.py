@@ -119,11 +119,12 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def build_kb(data_dir: Path, shared: Path) -> KnowledgeBase:
-    """A knowledge base over the shared corpus and the seed page, built once."""
+def build_kb(data_dir: Path, shared: Path, inference: str = "float32") -> KnowledgeBase:
+    """A knowledge base over the shared corpus and the seed page, built once (on the float32
+    reference path unless told otherwise, so fitted weights do not depend on the machine)."""
     from ingest.sources import read_sources
 
-    kb = KnowledgeBase(data_dir)
+    kb = KnowledgeBase(data_dir, inference=inference)
     if kb.stats()["articles"] == 0:
         seeds = sorted((shared / "seed").glob("*.txt"))
         kb.ingest(read_sources([str(shared / "corpus" / "articles.jsonl"), *map(str, seeds)]))

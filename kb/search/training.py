@@ -33,7 +33,7 @@ from kb.search.features import FEATURES
 from kb.search.model import MODEL_PATH, FusionModel
 from kb.store import Filters
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED = Path(__file__).resolve().parents[3] / "shared"
 QUESTION_FILES = ("dev-questions.jsonl", "dev-questions-2.jsonl", "seed-questions.jsonl")
 SEED_PAGE_GLOB = "seed/*.txt"
 CORPUS_FILE = "corpus/articles.jsonl"
@@ -92,11 +92,13 @@ def labelled_queries(shared: Path, files: Sequence[str] = QUESTION_FILES) -> lis
     return found
 
 
-def open_corpus(data_dir: Path, shared: Path) -> KnowledgeBase:
-    """The knowledge base at ``data_dir``, built from the shared corpus when it is empty."""
+def open_corpus(data_dir: Path, shared: Path, inference: str = "float32") -> KnowledgeBase:
+    """The knowledge base at ``data_dir``, built from the shared corpus when it is empty
+    (on the float32 reference path unless told otherwise, so fitted weights do not depend on
+    the machine they were fit on)."""
     from ingest.sources import read_sources
 
-    kb = KnowledgeBase(data_dir)
+    kb = KnowledgeBase(data_dir, inference=inference)
     if kb.stats()["articles"] == 0:
         sources = [str(shared / CORPUS_FILE), *(str(p) for p in seed_pages(shared))]
         kb.ingest(read_sources(sources))
