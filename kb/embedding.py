@@ -412,10 +412,10 @@ class Embedder:
             else:
                 self._adopt(remembered["path"], remembered)
                 return
-        choice = self._measure()
-        self._encoder = (
-            self._reference() if choice["path"] == "float32" else self._encoder_for(choice["path"])
-        )
+        choice, self._encoder = self._measure()
+        if choice["path"] in ONNX_PATHS:
+            # PyTorch's copy is only the yardstick now; it loads again if one is asked for.
+            self._exact = self._model = None
         self._adopt(choice["path"], choice)
         self._remember(choice)
 
@@ -424,8 +424,9 @@ class Embedder:
         self.choice = choice
         logger.info("inference path %s (%s)", path, choice.get("chosen_by", "measured"))
 
-    def _measure(self) -> dict[str, Any]:
-        """Time each available path on probe sentences against float32 and check it agrees.
+    def _measure(self) -> tuple[dict[str, Any], Encoder]:
+        """Time each available path on probe sentences against float32 and check it agrees;
+        the choice and its encoder.
 
         A path is adoptable when its lowest cosine to float32 reaches ``MIN_COSINE[path]``;
         the fastest adoptable path wins if it beats float32 by ``MIN_SPEEDUP``. The time is a
@@ -433,10 +434,9 @@ class Embedder:
         """
         import time
 
-        reference = self._reference()
-        candidates: dict[str, Encoder] = {"float32": reference}
         import torch
 
+        candidates: dict[str, Encoder] = {"float32": self._reference()}
         if torch.ops.mkldnn._is_mkldnn_bf16_supported():
             candidates["bfloat16"] = self._encoder_for("bfloat16")
         for path in ONNX_PATHS:
@@ -483,13 +483,14 @@ class Embedder:
         ]
         best = min(adoptable, key=seconds.__getitem__, default="float32")
         logger.info("inference paths measured: %s", measured)
-        return {
+        choice = {
             "path": best,
             "chosen_by": "measured",
             "machine": machine_signature(),
             "model_sha256": MODEL_SHA256,
             "measured": measured,
         }
+        return choice, candidates[best]
 
     def _choice_file(self) -> Path:
         return model_dir(self.data_dir).parent / CHOICE_FILE
