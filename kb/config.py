@@ -9,6 +9,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from kb.encoders import PATHS
+
 
 def default_data_dir() -> str:
     """The per-user data folder: ``$XDG_DATA_HOME/marketkb`` or ``~/.local/share/marketkb``."""
@@ -24,6 +26,7 @@ class Setting:
     env: str
     default: object
     help: str
+    choices: tuple[str, ...] = ()
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -66,6 +69,7 @@ SETTINGS: tuple[Setting, ...] = (
         "auto",
         "How the model runs: auto (the fastest path that agrees with float32, measured once per "
         "machine), float32, bfloat16, onnx-float32 or onnx-int8",
+        ("auto", *PATHS),
     ),
     Setting(
         "max_passage_tokens",
@@ -98,6 +102,10 @@ def load_settings(overrides: dict[str, object] | None = None) -> dict[str, objec
                 value = _coerce(raw, setting.default)
             except ValueError as error:
                 raise ValueError(f"{setting.env}: {error}") from None
+            if setting.choices and value not in setting.choices:
+                raise ValueError(
+                    f"{setting.env}: expected one of {', '.join(setting.choices)}, got {raw!r}"
+                )
         values[setting.name] = value
     values.update(overrides or {})
     if not values["data_dir"]:

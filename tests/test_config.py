@@ -38,3 +38,9 @@ def test_a_bad_number_names_the_variable(monkeypatch):
     monkeypatch.setenv("KB_PORT", "eighty")
     with pytest.raises(ValueError, match="KB_PORT"):
         load_settings()
+
+
+def test_an_unknown_inference_path_names_the_variable_and_the_choices(monkeypatch):
+    monkeypatch.setenv("KB_INFERENCE", "int4")
+    with pytest.raises(ValueError, match=r"KB_INFERENCE: expected one of auto, .*onnx-int8"):
+        load_settings()
