@@ -311,10 +311,7 @@ class Embedder:
         if path == "bfloat16":
             return TorchEncoder(self.model[0].auto_model, path)
         folder = ensure_model(self.data_dir)
-        try:
-            files = onnx_export.ensure_onnx(folder, MODEL_SHA256)
-        except onnx_export.OnnxUnavailable:
-            files = onnx_export.ensure_onnx(folder, MODEL_SHA256, self.model[0].auto_model)
+        files = onnx_export.ensure_onnx(folder, MODEL_SHA256, lambda: self.model[0].auto_model)
         return OnnxEncoder(files[path], path)
 
     def _hidden(self, encoder: Encoder, texts: list[str]) -> tuple[np.ndarray, Pieces]:

@@ -4,9 +4,10 @@
 source is the extracted, hash-checked model) and quantises its matrix multiplications to int8
 with ONNX Runtime's dynamic quantisation (weights per output channel, activations per batch).
 Both files are written to a temporary sibling folder with a manifest (the source weights'
-sha256, each file's sha256 and the library versions) and renamed into place, so a half-written
-export is never read; a manifest that does not match this model, or a file whose hash differs
-from its manifest, is rebuilt.
+sha256, each file's sha256, size and modification time, and the library versions) and renamed
+into place, so a half-written export is never read; a manifest that does not match this model,
+or a file whose hash differs from its manifest, is rebuilt. As with the model's own stamp, a
+file is hashed again only when its size or modification time changed.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import os
 import shutil
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +41,13 @@ def onnx_dir(model_folder: Path) -> Path:
     return model_folder.with_name(model_folder.name + ONNX_DIR_SUFFIX)
 
 
-def ensure_onnx(model_folder: Path, source_sha256: str, transformer: Any = None) -> dict[str, Path]:
+def ensure_onnx(
+    model_folder: Path, source_sha256: str, load_transformer: Callable[[], Any]
+) -> dict[str, Path]:
     """The ONNX model files by path name, exported and quantised first if needed.
 
-    ``transformer`` is the loaded float32 module to export; it is only needed (and only
-    loaded by the caller) when the cache is missing or stale.
+    ``load_transformer`` returns the float32 module to export; it is called only when the cache
+    is missing or stale, so a cached export never loads PyTorch's copy.
     """
     try:
         import onnxruntime  # noqa: F401 - the paths are useless without the runtime
@@ -52,10 +56,8 @@ def ensure_onnx(model_folder: Path, source_sha256: str, transformer: Any = None)
     target = onnx_dir(model_folder)
     if _valid(target, source_sha256):
         return {path: target / name for path, name in FILES.items()}
-    if transformer is None:
-        raise OnnxUnavailable("the ONNX copies are missing and no model was given to export")
     logger.info("exporting the model to ONNX and quantising it (once per data directory)")
-    _build(target, source_sha256, transformer)
+    _build(target, source_sha256, load_transformer())
     return {path: target / name for path, name in FILES.items()}
 
 
@@ -79,12 +81,16 @@ def _valid(target: Path, source_sha256: str) -> bool:
         entry = files.get(name) or {}
         path = target / name
         try:
-            size = path.stat().st_size
+            found = path.stat()
         except OSError:
             return False
-        if size != entry.get("size"):
+        if found.st_size != entry.get("size"):
             return False
-        # Hashing ~110 MB takes a fraction of a second; it runs once per process.
+        # As for the model itself: the hash is checked again only when the file's modification
+        # time differs from the one recorded at export, so opening a cached export reads no
+        # 110 MB.
+        if found.st_mtime_ns == entry.get("mtime_ns"):
+            continue
         if sha256_file(path) != entry.get("sha256"):
             logger.warning("%s does not match its manifest; exporting again", path)
             return False
@@ -93,7 +99,6 @@ def _valid(target: Path, source_sha256: str) -> bool:
 
 def _build(target: Path, source_sha256: str, transformer: Any) -> None:
     """Export and quantise into a temporary folder, then rename it to ``target``."""
-    from kb.embedding import sha256_file
 
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
@@ -111,10 +116,7 @@ def _build(target: Path, source_sha256: str, transformer: Any) -> None:
             "opset": OPSET,
             "quantisation": "dynamic int8 (QInt8 weights per channel, MatMul only)",
             "versions": _versions(),
-            "files": {
-                p.name: {"sha256": sha256_file(p), "size": p.stat().st_size}
-                for p in (float_file, int8_file)
-            },
+            "files": {p.name: _file_entry(p) for p in (float_file, int8_file)},
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
         if target.exists():
@@ -128,6 +130,14 @@ def _build(target: Path, source_sha256: str, transformer: Any) -> None:
         logger.info("exported the model to ONNX in %s", target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _file_entry(path: Path) -> dict[str, object]:
+    """What the manifest records of one exported file: hash, size and modification time."""
+    from kb.embedding import sha256_file
+
+    found = path.stat()
+    return {"sha256": sha256_file(path), "size": found.st_size, "mtime_ns": found.st_mtime_ns}
 
 
 def _export(transformer: Any, out: Path) -> None:

@@ -142,6 +142,17 @@ def test_a_damaged_onnx_file_is_not_used(model_data_dir: Path, tmp_path: Path) -
     assert not onnx_export.cached(model_dir(tmp_path), MODEL_SHA256)
 
 
+@pytest.mark.slow
+def test_a_cached_onnx_export_is_not_rehashed(
+    model_data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_hashing(path: Path) -> str:
+        raise AssertionError(f"re-hashed {path} although size and mtime were unchanged")
+
+    monkeypatch.setattr(embedding, "sha256_file", no_hashing)
+    assert onnx_export.cached(model_dir(model_data_dir), MODEL_SHA256)
+
+
 def test_an_unknown_inference_path_is_refused_naming_the_choices(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"onnx-int8"):
         Embedder(tmp_path, inference="int4")
