@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import date
 
 import pytest
@@ -13,6 +16,7 @@ from kb.answer.candidates import Article, Sentence, names_in
 from kb.answer.features import Evidence, find_context, sentence_feature_names, sentence_matrix
 from kb.answer.question import read_question
 from kb.answer.words import terms_of
+from tests.conftest import CORPUS
 
 GAZETTEER = load_gazetteer()
 
@@ -164,3 +168,29 @@ def test_a_runner_up_repeating_an_answer_figure_is_left_out() -> None:
     ranked = [(0.5, best), (0.3, repeat), (0.2, rest)]
     q = intent("How much did the fund draw on its best day?")
     assert _explaining(ranked, 0.5, best, Thresholds(second=0.1), q) == [best, rest]
+
+
+_OVERLAP_IN_A_FRESH_PROCESS = """
+import json, math, sys
+from kb.answer.words import terms_of, weighted_overlap
+article = json.loads(open(sys.argv[1], encoding="utf-8").readline())
+terms = terms_of(article["text"])
+weights = {t: math.log(1 + len(t) * math.pi) for t in terms}
+print(repr(weighted_overlap(terms, set(sorted(terms)[::2]), weights)))
+"""
+
+
+def test_weighted_overlap_is_the_same_in_every_process():
+    # A set iterates in an order string hashing sets per process; the ranker's features must
+    # not move with it, or cross-validated figures differ between runs of the same data.
+    results = {
+        subprocess.run(
+            [sys.executable, "-c", _OVERLAP_IN_A_FRESH_PROCESS, str(CORPUS)],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in range(1, 6)
+    }
+    assert len(results) == 1, results

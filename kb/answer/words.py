@@ -143,11 +143,14 @@ def weighted_overlap(
     terms: AbstractSet[str], other: AbstractSet[str], weights: Mapping[str, float]
 ) -> float:
     """Share of the weight of ``terms`` found in ``other`` (weights default to 1)."""
-    total = sum(weights.get(term, 1.0) for term in terms)
+    # fsum is exactly rounded, so the result does not depend on the order a set iterates in
+    # (which string hashing changes between processes); a plain sum's last bit would, and the
+    # ranker's bins and ties would move with it.
+    total = math.fsum(weights.get(term, 1.0) for term in terms)
     if not total:
         return 0.0
     prefixes = _prefixes(frozenset(other))
-    found = sum(weights.get(term, 1.0) for term in terms if _matches(term, other, prefixes))
+    found = math.fsum(weights.get(term, 1.0) for term in terms if _matches(term, other, prefixes))
     return found / total
 
 
