@@ -180,7 +180,7 @@ print(repr(weighted_overlap(terms, set(sorted(terms)[::2]), weights)))
 """
 
 
-def test_weighted_overlap_is_the_same_in_every_process():
+def test_weighted_overlap_is_the_same_in_every_process() -> None:
     # A set iterates in an order string hashing sets per process; the ranker's features must
     # not move with it, or cross-validated figures differ between runs of the same data.
     results = {
