@@ -16,6 +16,7 @@ from ingest.facts.features import Candidate, candidate_features
 from ingest.facts.metrics import find_cues
 from ingest.facts.model import MODEL_PATH, load_models
 from ingest.facts.parsing import load_parser, parse_sentences
+from ingest.facts.pipeline import analyze
 from ingest.facts.scoring import Tally
 from ingest.facts.training import load_labelled
 from ingest.gazetteer import gazetteer_from_json, load_gazetteer
@@ -155,3 +156,33 @@ def test_labelled_articles_score_above_a_floor(extractor):
         tally.add(preds, article.labels, gazetteer)
     report = tally.report()
     assert report["L1"]["F1"] >= 0.85 and report["L3"]["F1"] >= 0.5
+
+
+def _figures(sentence: str) -> tuple:
+    """The figures the extractor reads in ``sentence``, with their evidence."""
+    return analyze(sentence, load_gazetteer()).figures
+
+
+def test_a_list_of_names_pairs_in_order_with_a_list_of_figures():
+    figures = _figures("Traders on Binance and Bybit lost $40 million and $25 million.")
+    for rank, figure in enumerate(figures):
+        mode, figure_rank, name_ranks = figure.context["respectively"]
+        assert (mode, figure_rank) == ("parallel", rank)
+        assert sorted(name_ranks.values()) == [0, 1]
+
+
+def test_a_name_outside_the_list_does_not_make_it_parallel():
+    # The data provider is named before the list, joined to it by words, not by "and".
+    figures = _figures("Coinglass data shows that Binance lost $40 million and $25 million.")
+    assert all(f.context["respectively"] is None for f in figures)
+
+
+def test_market_in_a_measures_name_is_not_a_market_wide_word():
+    [figure] = _figures("Solana's market cap reached $90 billion on Monday.")
+    assert not figure.context["market_word"]
+
+
+def test_a_possessive_name_before_the_figure_is_marked(parser):
+    sentence = "Quillstone's reserves fell to $12 million."
+    features = _pair_features(parser, sentence, "Quillstone", "$12 million")
+    assert "possessive" in features and "possessive|same_clause" in features

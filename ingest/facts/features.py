@@ -235,6 +235,12 @@ def _same_sentence(
         or sentence[max(0, candidate.start - 1) : candidate.start] == "/"
     ):
         out["pair_member"] = 1.0
+    if before and re.match(r"['’]s?\b", sentence[candidate.end : candidate.end + 2]):
+        # "X's market cap ... $N": the name owns the measure (the parse's possessor, read
+        # without the parse).
+        out["possessive"] = 1.0
+        if "clause_break" not in out:
+            out["possessive|same_clause"] = 1.0
     if "(" in sentence[max(0, candidate.start - 2) : candidate.start] and before:
         out["in_parenthesis"] = 1.0
     order = context.get("respectively")

@@ -19,7 +19,7 @@ from ingest.errors import IngestError
 
 MODEL_PATH = Path(__file__).resolve().parents[1] / "data" / "facts_model.json"
 # Bumped whenever a feature's meaning changes, so an old model file cannot be read silently.
-FEATURE_VERSION = 5
+FEATURE_VERSION = 6
 REBUILD = "python -m ingest.facts.training"
 
 

@@ -34,8 +34,10 @@ from ingest.gazetteer import Gazetteer
 from ingest.records import Fact
 from ingest.sentences import sentence_spans
 
+# "market" in the name of a measure ("market cap", "market share") says nothing about scope.
 _MARKET_WORDS = re.compile(
-    r"\b(?:market|markets|total|overall|across|crypto|altcoins?|sector|industry|global|whole|"
+    r"\b(?:market(?!\s+(?:cap|capitali[sz]ation|value|share|dominance)\b)|markets|total|overall|"
+    r"across|crypto|altcoins?|sector|industry|global|whole|"
     r"entire|combined|collectively)\b",
     re.IGNORECASE,
 )
@@ -161,13 +163,36 @@ def _respectively_ranks(
     ):
         if all(candidate.key != c.key for c in named):
             named.append(candidate)
+    listed = _coordinated(named, fact.sentence)
     if "respectively" in fact.sentence.lower():
         mode = "respectively"
-    elif len(peers) >= 2 and len(named) == len(peers):
-        mode = "parallel"
+        if len(listed) >= len(peers):
+            named = listed
+    elif len(peers) >= 2 and len(listed) == len(peers):
+        mode, named = "parallel", listed
     else:
         return None
     return mode, peers.index(fact), {c.start: rank for rank, c in enumerate(named)}
+
+
+# What may stand between two items of a list of names: a comma or "and", after an optional
+# short parenthesis (a ticker) or possessive.
+_LIST_GAP = re.compile(r"(?:['’]s?)?\s*(?:\([^()]{1,12}\))?\s*(?:,\s*(?:and\s+|&\s*)?|and\s+|&\s*)")
+
+
+def _coordinated(named: list[Candidate], sentence: str) -> list[Candidate]:
+    """The names of ``named`` (in text order) that the sentence joins as a list ("A, B and C"):
+    the last such run of two or more, else the longest, else none."""
+    runs: list[list[Candidate]] = []
+    for candidate in named:
+        if runs and _LIST_GAP.fullmatch(sentence[runs[-1][-1].end : candidate.start]):
+            runs[-1].append(candidate)
+        else:
+            runs.append([candidate])
+    if not runs:
+        return []
+    longest = max(runs, key=len)
+    return runs[-1] if len(runs[-1]) >= 2 else (longest if len(longest) >= 2 else [])
 
 
 def entity_rows(figure: Figure, metric: str) -> list[Features]:
