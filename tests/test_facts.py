@@ -528,3 +528,8 @@ def test_metric_read_from_general_cues(text, metric):
 def test_extractor_parses_only_when_its_models_were_fit_on_parses():
     extractor = load_extractor()
     assert (extractor.parser is not None) == bool(extractor.models.manifest.get("parsed"))
+
+
+def test_a_list_of_names_takes_a_list_of_figures_in_order():
+    facts = extract_facts("Binance and Bybit saw $40 million and $25 million in liquidations.")
+    assert [(f.value, f.entity) for f in facts] == [(40e6, "Binance"), (25e6, "Bybit")]

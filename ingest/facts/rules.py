@@ -584,8 +584,10 @@ def _respectively(
 ) -> dict[int, Mention]:
     """Figure index → mention, for "A and B … $X and $Y, respectively" lists."""
     marker = re.search(r"\brespective(?:ly)?\b", sentence, re.IGNORECASE)
-    if not marker or len(kept) < 2:
+    if len(kept) < 2:
         return {}
+    if not marker:
+        return _parallel(sentence, kept, mentions)
     run = [i for i, (q, _) in enumerate(kept) if q.end <= marker.start()]
     # The list is the run of figures joined only by commas and "and" just before "respectively".
     chain: list[int] = []
@@ -607,6 +609,37 @@ def _respectively(
     if len(names) < len(chain):
         return {}
     return dict(zip(chain, names[-len(chain) :], strict=True))
+
+
+_FIGURE_GAP = re.compile(r"[\s,]*(?:and\s+)?")
+_NAME_GAP = re.compile(r"(?:['’]s?)?\s*(?:\([^()]{1,12}\))?\s*(?:,\s*(?:and\s+|&\s*)?|and\s+|&\s*)")
+
+
+def _parallel(
+    sentence: str, kept: list[tuple[Quantity, str]], mentions: list[Mention]
+) -> dict[int, Mention]:
+    """Figure index → mention for "A and B saw $X and $Y": a list of figures joined only by
+    commas and "and", after a list of as many names joined the same way, pair in order."""
+    first = 0
+    while first < len(kept):
+        chain = [first]
+        while chain[-1] + 1 < len(kept) and _FIGURE_GAP.fullmatch(
+            sentence[kept[chain[-1]][0].end : kept[chain[-1] + 1][0].start]
+        ):
+            chain.append(chain[-1] + 1)
+        if len(chain) >= 2:
+            floor = kept[first - 1][0].end if first else 0
+            names = [m for m in mentions if floor <= m.start and m.end <= kept[first][0].start]
+            listed = names[-len(chain) :]
+            joined = all(
+                _NAME_GAP.fullmatch(sentence[a.end : b.start])
+                for a, b in zip(listed, listed[1:], strict=False)
+            )
+            distinct = len({m.name for m in listed}) == len(listed)
+            if len(listed) == len(chain) and joined and distinct:
+                return dict(zip(chain, listed, strict=True))
+        first = chain[-1] + 1
+    return {}
 
 
 _TOGETHER = re.compile(
