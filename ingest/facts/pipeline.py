@@ -29,7 +29,7 @@ from ingest.facts.features import (
 from ingest.facts.metrics import direction_of
 from ingest.facts.model import FactModels
 from ingest.facts.parsing import Parse, parse_sentences
-from ingest.facts.rules import cues_of, document_topic, rule_facts
+from ingest.facts.rules import NAME_LIST_GAP, cues_of, document_topic, rule_facts
 from ingest.gazetteer import Gazetteer
 from ingest.records import Fact
 from ingest.sentences import sentence_spans
@@ -175,17 +175,12 @@ def _respectively_ranks(
     return mode, peers.index(fact), {c.start: rank for rank, c in enumerate(named)}
 
 
-# What may stand between two items of a list of names: a comma or "and", after an optional
-# short parenthesis (a ticker) or possessive.
-_LIST_GAP = re.compile(r"(?:['’]s?)?\s*(?:\([^()]{1,12}\))?\s*(?:,\s*(?:and\s+|&\s*)?|and\s+|&\s*)")
-
-
 def _coordinated(named: list[Candidate], sentence: str) -> list[Candidate]:
     """The names of ``named`` (in text order) that the sentence joins as a list ("A, B and C"):
     the last such run of two or more, else the longest, else none."""
     runs: list[list[Candidate]] = []
     for candidate in named:
-        if runs and _LIST_GAP.fullmatch(sentence[runs[-1][-1].end : candidate.start]):
+        if runs and NAME_LIST_GAP.fullmatch(sentence[runs[-1][-1].end : candidate.start]):
             runs[-1].append(candidate)
         else:
             runs.append([candidate])

@@ -612,7 +612,11 @@ def _respectively(
 
 
 _FIGURE_GAP = re.compile(r"[\s,]*(?:and\s+)?")
-_NAME_GAP = re.compile(r"(?:['’]s?)?\s*(?:\([^()]{1,12}\))?\s*(?:,\s*(?:and\s+|&\s*)?|and\s+|&\s*)")
+# What may stand between two items of a list of names: a comma or "and", after an optional
+# short parenthesis (a ticker) or possessive.
+NAME_LIST_GAP = re.compile(
+    r"(?:['’]s?)?\s*(?:\([^()]{1,12}\))?\s*(?:,\s*(?:and\s+|&\s*)?|and\s+|&\s*)"
+)
 
 
 def _parallel(
@@ -632,7 +636,7 @@ def _parallel(
             names = [m for m in mentions if floor <= m.start and m.end <= kept[first][0].start]
             listed = names[-len(chain) :]
             joined = all(
-                _NAME_GAP.fullmatch(sentence[a.end : b.start])
+                NAME_LIST_GAP.fullmatch(sentence[a.end : b.start])
                 for a, b in zip(listed, listed[1:], strict=False)
             )
             distinct = len({m.name for m in listed}) == len(listed)
