@@ -29,7 +29,7 @@ from ingest.facts.features import (
 from ingest.facts.metrics import direction_of
 from ingest.facts.model import FactModels
 from ingest.facts.parsing import Parse, parse_sentences
-from ingest.facts.rules import NAME_LIST_GAP, cues_of, document_topic, rule_facts
+from ingest.facts.rules import cues_of, document_topic, joined_runs, rule_facts
 from ingest.gazetteer import Gazetteer
 from ingest.records import Fact
 from ingest.sentences import sentence_spans
@@ -178,12 +178,7 @@ def _respectively_ranks(
 def _coordinated(named: list[Candidate], sentence: str) -> list[Candidate]:
     """The names of ``named`` (in text order) that the sentence joins as a list ("A, B and C"):
     the last such run of two or more, else the longest, else none."""
-    runs: list[list[Candidate]] = []
-    for candidate in named:
-        if runs and NAME_LIST_GAP.fullmatch(sentence[runs[-1][-1].end : candidate.start]):
-            runs[-1].append(candidate)
-        else:
-            runs.append([candidate])
+    runs = joined_runs(named, sentence)
     if not runs:
         return []
     longest = max(runs, key=len)

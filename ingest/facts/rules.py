@@ -10,8 +10,10 @@ re-read their metric and entity.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from typing import Protocol, TypeVar
 
 from ingest.facts.attribution import (
     ASSET_SUBJECT_DOMINANCE,
@@ -594,7 +596,7 @@ def _respectively(
     for i in reversed(run):
         if chain:
             gap = sentence[kept[i][0].end : kept[chain[-1]][0].start]
-            if not re.fullmatch(r"[\s,]*(?:and\s+)?", gap):
+            if not _FIGURE_GAP.fullmatch(gap):
                 break
         chain.append(i)
     chain.reverse()
@@ -614,9 +616,28 @@ def _respectively(
 _FIGURE_GAP = re.compile(r"[\s,]*(?:and\s+)?")
 # What may stand between two items of a list of names: a comma or "and", after an optional
 # short parenthesis (a ticker) or possessive.
-NAME_LIST_GAP = re.compile(
+_NAME_LIST_GAP = re.compile(
     r"(?:['’]s?)?\s*(?:\([^()]{1,12}\))?\s*(?:,\s*(?:and\s+|&\s*)?|and\s+|&\s*)"
 )
+
+
+class _Span(Protocol):
+    start: int
+    end: int
+
+
+_Spanned = TypeVar("_Spanned", bound=_Span)
+
+
+def joined_runs(names: Sequence[_Spanned], sentence: str) -> list[list[_Spanned]]:
+    """``names`` (in text order) cut into runs the sentence joins as lists ("A, B and C")."""
+    runs: list[list[_Spanned]] = []
+    for name in names:
+        if runs and _NAME_LIST_GAP.fullmatch(sentence[runs[-1][-1].end : name.start]):
+            runs[-1].append(name)
+        else:
+            runs.append([name])
+    return runs
 
 
 def _parallel(
@@ -634,13 +655,10 @@ def _parallel(
         if len(chain) >= 2:
             floor = kept[first - 1][0].end if first else 0
             names = [m for m in mentions if floor <= m.start and m.end <= kept[first][0].start]
-            listed = names[-len(chain) :]
-            joined = all(
-                NAME_LIST_GAP.fullmatch(sentence[a.end : b.start])
-                for a, b in zip(listed, listed[1:], strict=False)
-            )
+            runs = joined_runs(names, sentence)
+            listed = runs[-1][-len(chain) :] if runs else []
             distinct = len({m.name for m in listed}) == len(listed)
-            if len(listed) == len(chain) and joined and distinct:
+            if len(listed) == len(chain) and distinct:
                 return dict(zip(chain, listed, strict=True))
         first = chain[-1] + 1
     return {}
