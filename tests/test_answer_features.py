@@ -194,3 +194,52 @@ def test_weighted_overlap_is_the_same_in_every_process() -> None:
         for seed in range(1, 6)
     }
     assert len(results) == 1, results
+
+
+def _asked(question: str, articles: list[Article], weights: dict[str, float]):
+    from kb.answer.abstain import QuestionEvidence
+
+    q = intent(question)
+    ranked = [(0.5, sentence("Some words.", article=a)) for a in articles]
+    return QuestionEvidence(q, [], ranked, Evidence(q, weights), {}, False)
+
+
+def test_rare_covered_reads_the_candidate_article_holding_the_rarest_words() -> None:
+    from kb.answer.abstain import rare_covered
+
+    weights = {"zorbex": 9.0, "outage": 6.0, "exchange": 4.0, "long": 1.0}
+    about = Article("a1", 1, 1.0, 0.7, {1}, None, {"zorbex", "outage", "exchange"})
+    other = Article("a2", 0, 1.0, 0.7, {2}, None, {"exchange", "long"})
+    question = "How long was the Zorbex exchange outage?"
+    assert rare_covered(_asked(question, [other, about], weights)) == 1.0
+    assert rare_covered(_asked(question, [other], weights)) == pytest.approx(1 / 3)
+
+
+def test_figures_found_looks_for_the_questions_own_figures_in_the_articles() -> None:
+    from kb.answer.abstain import figures_found, states_figures
+
+    text = "Longs lost $12 million."
+    stating = Article("a1", 0, 1.0, 0.7, {1}, None, terms_of(text))
+    stating.facts.append(fact("$12 million", text, 12e6, "USD", "liquidations"))
+    silent = Article("a2", 1, 1.0, 0.7, {2}, None, terms_of(text))
+    question = "After $12 million of longs were liquidated, which exchange led?"
+    assert figures_found(_asked(question, [silent, stating], {})) == 1.0
+    assert figures_found(_asked(question, [silent], {})) == 0.0
+    assert states_figures(_asked(question, [silent], {})) == 1.0
+    assert figures_found(_asked("Which exchange led?", [stating], {})) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("text", "item", "found"),
+    [
+        ("inflows neared 75 billion dollars", {"value": 75e9, "unit": "USD"}, True),
+        ("inflows of USD 75 billion", {"value": 75e9, "unit": "USD"}, True),
+        ("inflows of $75bn", {"value": 75e9, "unit": "USD"}, True),
+        ("75 billion tokens moved", {"value": 75e9, "unit": "USD"}, False),
+        ("75 billion tokens moved", {"value": 75e9, "unit": "count"}, True),
+    ],
+)
+def test_a_dollar_figure_counts_in_any_usual_notation(text: str, item: dict, found: bool) -> None:
+    from kb.answer.gold import contains
+
+    assert contains(text, item) is found

@@ -2,7 +2,10 @@
 
 A question about a name or an event the corpus never mentions still retrieves something: the
 nearest passage about something else. What gives it away is that the question's rarest words are
-absent from the corpus or from the best article, and that no candidate sentence fits well.
+absent from the corpus or from every article retrieved for it, that the figures it states appear
+in none of those articles, and that no candidate sentence fits well. Article-level signals read
+every candidate article, not only the best sentence's: a right answer's sentence may come from
+another article than the one the question is about.
 """
 
 from __future__ import annotations
@@ -12,11 +15,14 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kb.answer.candidates import Sentence
-from kb.answer.features import Evidence
+from kb.answer.candidates import Article, Sentence
+from kb.answer.features import Evidence, among
 from kb.answer.question import Intent
 from kb.answer.words import STOPWORDS, matches, stem, weighted_overlap, words_of
 from kb.search import Hit
+
+# The question's rarest words read by ``rare_covered``.
+RARE_TERMS = 3
 
 _CAPITALISED = re.compile(r"(?<![.?!]\s)(?<!^)\b[A-Z][\w-]+")
 
@@ -139,6 +145,55 @@ def names_covered(q: QuestionEvidence) -> float:
     return found / len(q.intent.entities)
 
 
+def _articles(q: QuestionEvidence) -> list[Article]:
+    """The candidate articles, each once, in retrieval order."""
+    seen: dict[str, Article] = {}
+    for _, sentence in q.ranked:
+        seen.setdefault(sentence.article_id, sentence.article)
+    return sorted(seen.values(), key=lambda article: article.rank)
+
+
+def _most_held(q: QuestionEvidence, items: list, held: Callable[[object, Article], bool]) -> float:
+    """The largest share of ``items`` that one candidate article holds."""
+    return max(
+        (sum(1 for item in items if held(item, a)) / len(items) for a in _articles(q)),
+        default=0.0,
+    )
+
+
+def best_coverage(q: QuestionEvidence) -> float:
+    """The most any candidate article covers of the question's words, IDF-weighted (the best
+    sentence may sit in another article than the one the question is about)."""
+    weights = q.evidence.weights
+    return max(
+        (weighted_overlap(set(weights), a.terms, weights) for a in _articles(q)), default=0.0
+    )
+
+
+def rare_covered(q: QuestionEvidence) -> float:
+    """The most any candidate article uses of the question's RARE_TERMS rarest words: a
+    question about something absent names it with words no article near it has."""
+    weights = q.evidence.weights
+    rarest = sorted(weights, key=lambda t: (-weights[t], t))[:RARE_TERMS]
+    if not rarest:
+        return 1.0
+    return _most_held(q, rarest, lambda term, article: matches(term, article.terms))
+
+
+def figures_found(q: QuestionEvidence) -> float:
+    """The most any candidate article states of the figures the question states (0 when it
+    states none): a question's own figures come from the article it is about."""
+    stated = q.intent.stated_values
+    if not stated:
+        return 0.0
+    return _most_held(q, stated, lambda value, article: among(value, article.values))
+
+
+def states_figures(q: QuestionEvidence) -> float:
+    """Whether the question states figures of its own."""
+    return float(bool(q.intent.stated_values))
+
+
 def question_length(q: QuestionEvidence) -> float:
     """The log of the number of content words (short questions match by chance less often)."""
     return math.log1p(len(_content_words(q)))
@@ -154,6 +209,10 @@ ANSWERABLE_FEATURES: tuple[Callable[[QuestionEvidence], float], ...] = (
     article_coverage,
     names_covered,
     question_length,
+    best_coverage,
+    rare_covered,
+    figures_found,
+    states_figures,
     time_missed,
     time_ahead,
 )

@@ -301,10 +301,11 @@ def article_figures(q: Intent, s: Sentence, e: Evidence) -> float:
     """Share of the question's stated figures that the article states."""
     if not q.stated_values:
         return 0.0
-    return sum(1 for v in q.stated_values if _among(v, s.article.values)) / len(q.stated_values)
+    return sum(1 for v in q.stated_values if among(v, s.article.values)) / len(q.stated_values)
 
 
-def _among(value: float, values: list[float]) -> bool:
+def among(value: float, values: list[float]) -> bool:
+    """Whether ``value`` is one of ``values`` within 0.5% (the same figure, rounded)."""
     return any(abs(value - v) <= 0.005 * max(abs(v), 1e-9) for v in values)
 
 

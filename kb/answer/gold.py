@@ -1,7 +1,8 @@
 """What an evaluation question's gold items say: whether a text contains a must_include item.
 
 The rule of ../shared/README.md: a ``{"text"}`` item appears case-insensitively; a
-``{"value", "unit"}`` item is stated within 0.5% in any usual notation ($59 million, $59M, US$59m).
+``{"value", "unit"}`` item is stated within 0.5% in any usual notation ($59 million, $59M, US$59m;
+for dollars also "59 million dollars" and "USD 59 million").
 Training labels candidates with it and the benchmarks score answers with it.
 """
 
@@ -10,8 +11,8 @@ from __future__ import annotations
 import re
 
 _NUMBER = re.compile(
-    r"(?P<cur>US\$|\$|€|£|¥)?\s?(?P<num>\d+(?:,\d{3})*(?:\.\d+)?)\s?(?P<mag>trillion|billion|"
-    r"million|thousand|tn|bn|mn|[kmbt])?\b",
+    r"(?P<cur>US\$|\$|€|£|¥|\bUSD\s?)?\s?(?P<num>\d+(?:,\d{3})*(?:\.\d+)?)\s?(?P<mag>trillion|"
+    r"billion|million|thousand|tn|bn|mn|[kmbt])?\b(?P<after>\s(?:US\s)?dollars?\b|\sUSD\b)?",
     re.IGNORECASE,
 )
 _MAGNITUDES = {
@@ -35,7 +36,7 @@ def stated_values(text: str) -> list[tuple[float, bool]]:
     for match in _NUMBER.finditer(text):
         value = float(match["num"].replace(",", ""))
         value *= _MAGNITUDES.get((match["mag"] or "").lower(), 1.0)
-        found.append((value, bool(match["cur"])))
+        found.append((value, bool(match["cur"] or match["after"])))
     return found
 
 
