@@ -533,3 +533,14 @@ def test_extractor_parses_only_when_its_models_were_fit_on_parses():
 def test_a_list_of_names_takes_a_list_of_figures_in_order():
     facts = extract_facts("Binance and Bybit saw $40 million and $25 million in liquidations.")
     assert [(f.value, f.entity) for f in facts] == [(40e6, "Binance"), (25e6, "Bybit")]
+
+
+def test_holdings_and_purchases_belong_to_the_holder_not_the_coin_held():
+    facts = extract_facts(
+        "Metaplanet said on Monday that it bought another 500 bitcoin, lifting its bitcoin "
+        "holdings to 5,000 BTC."
+    )
+    assert [(f.value, f.metric, f.entity) for f in facts] == [
+        (500, "purchase", "Metaplanet"),
+        (5000, "holdings", "Metaplanet"),
+    ]

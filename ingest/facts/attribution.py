@@ -248,6 +248,8 @@ def sides_respectively(sentence: str, count: int) -> list[str] | None:
 
 
 _HOLDER_METRICS = frozenset({"holdings", "purchase", "other", "interest_rate"})
+# Measures whose entity is the holder, never the asset held.
+_HELD_BY_OWNER = frozenset({"holdings", "purchase"})
 _VENUE_METRICS = frozenset(
     {
         "liquidations",
@@ -290,7 +292,10 @@ _LINKS_AFTER = frozenset(
 
 def entity_cost(sentence: str, mention: Mention, start: int, end: int, metric: str) -> float | None:
     """How unlikely a mention is to be what the figure at ``start:end`` is about (lower is "
-    "likelier)."""
+    "likelier); None when it cannot be."""
+    if metric in _HELD_BY_OWNER and mention.type in {"asset", "index"}:
+        # Holdings and purchases belong to who holds or buys; the coin is what is held.
+        return None
     if mention.end <= start:
         cost = float(len(sentence[mention.end : start].split()))
     else:
