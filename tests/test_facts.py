@@ -544,3 +544,11 @@ def test_holdings_and_purchases_belong_to_the_holder_not_the_coin_held():
         (500, "purchase", "Metaplanet"),
         (5000, "holdings", "Metaplanet"),
     ]
+
+
+def test_a_put_call_ratio_is_the_asset_named_before_it():
+    facts = extract_facts(
+        "About 20,000 Ethereum options expire on Friday. The put/call ratio stands at 0.8."
+    )
+    ratio = next(f for f in facts if f.metric == "put_call_ratio")
+    assert (ratio.value, ratio.entity) == (0.8, "Ethereum")

@@ -711,7 +711,8 @@ def _entity_for(
         mention = state.subject
     if metric == "options_notional":
         mention = _options_owner(sentence, mentions, mention, state)
-    if mention is None and metric in {"price", "price_change", "supply"}:
+    # A price, a move, a supply and a put/call ratio are always some asset's: the last one named.
+    if mention is None and metric in {"price", "price_change", "supply", "put_call_ratio"}:
         mention = next(
             (m for m in reversed(state.history) if m.type in _PRICE_LIKE_ASSET_TYPES), None
         )
