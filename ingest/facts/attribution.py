@@ -248,8 +248,9 @@ def sides_respectively(sentence: str, count: int) -> list[str] | None:
 
 
 _HOLDER_METRICS = frozenset({"holdings", "purchase", "other", "interest_rate"})
-# Measures whose entity is the holder, never the asset held.
+# Measures whose entity is the holder, never the asset held; and what may be held.
 _HELD_BY_OWNER = frozenset({"holdings", "purchase"})
+_HELD_TYPES = frozenset({"asset", "index"})
 _VENUE_METRICS = frozenset(
     {
         "liquidations",
@@ -293,7 +294,7 @@ _LINKS_AFTER = frozenset(
 def entity_cost(sentence: str, mention: Mention, start: int, end: int, metric: str) -> float | None:
     """How unlikely a mention is to be what the figure at ``start:end`` is about (lower is "
     "likelier); None when it cannot be."""
-    if metric in _HELD_BY_OWNER and mention.type in {"asset", "index"}:
+    if metric in _HELD_BY_OWNER and mention.type in _HELD_TYPES:
         # Holdings and purchases belong to who holds or buys; the coin is what is held.
         return None
     if mention.end <= start:
@@ -316,7 +317,7 @@ def entity_cost(sentence: str, mention: Mention, start: int, end: int, metric: s
         cost += 6
     elif mention.type == "country":
         cost += 3
-    if metric in _HOLDER_METRICS and mention.type in {"asset", "index"}:
+    if metric in _HOLDER_METRICS and mention.type in _HELD_TYPES:
         cost += 8
     if (
         mention.type == "exchange"

@@ -14,10 +14,11 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 from kb.answer.candidates import Article, Sentence
-from kb.answer.features import Evidence, among
-from kb.answer.question import Intent
+from kb.answer.features import Evidence
+from kb.answer.question import Intent, among
 from kb.answer.words import STOPWORDS, matches, stem, weighted_overlap, words_of
 from kb.search import Hit
 
@@ -37,6 +38,14 @@ class QuestionEvidence:
     evidence: Evidence
     counts: dict[str, int]  # passages using each of the question's words
     timed: bool  # the hits were found within the time the question names
+
+    @cached_property
+    def articles(self) -> list[Article]:
+        """The candidate articles, each once, in retrieval order."""
+        seen: dict[str, Article] = {}
+        for _, sentence in self.ranked:
+            seen.setdefault(sentence.article_id, sentence.article)
+        return sorted(seen.values(), key=lambda article: article.rank)
 
 
 def _content_words(q: QuestionEvidence) -> list[str]:
@@ -145,18 +154,10 @@ def names_covered(q: QuestionEvidence) -> float:
     return found / len(q.intent.entities)
 
 
-def _articles(q: QuestionEvidence) -> list[Article]:
-    """The candidate articles, each once, in retrieval order."""
-    seen: dict[str, Article] = {}
-    for _, sentence in q.ranked:
-        seen.setdefault(sentence.article_id, sentence.article)
-    return sorted(seen.values(), key=lambda article: article.rank)
-
-
 def _most_held(q: QuestionEvidence, items: list, held: Callable[[object, Article], bool]) -> float:
     """The largest share of ``items`` that one candidate article holds."""
     return max(
-        (sum(1 for item in items if held(item, a)) / len(items) for a in _articles(q)),
+        (sum(1 for item in items if held(item, a)) / len(items) for a in q.articles),
         default=0.0,
     )
 
@@ -165,9 +166,7 @@ def best_coverage(q: QuestionEvidence) -> float:
     """The most any candidate article covers of the question's words, IDF-weighted (the best
     sentence may sit in another article than the one the question is about)."""
     weights = q.evidence.weights
-    return max(
-        (weighted_overlap(set(weights), a.terms, weights) for a in _articles(q)), default=0.0
-    )
+    return max((weighted_overlap(set(weights), a.terms, weights) for a in q.articles), default=0.0)
 
 
 def rare_covered(q: QuestionEvidence) -> float:

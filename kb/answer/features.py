@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from ingest.records import Fact
 from kb.answer.candidates import Name, Sentence, new_names
-from kb.answer.question import Intent
+from kb.answer.question import Intent, among
 from kb.answer.words import matches, overlap, terms_of, weighted_overlap
 
 KINDS = ("ranking", "figure", "explain")
@@ -302,11 +302,6 @@ def article_figures(q: Intent, s: Sentence, e: Evidence) -> float:
     if not q.stated_values:
         return 0.0
     return sum(1 for v in q.stated_values if among(v, s.article.values)) / len(q.stated_values)
-
-
-def among(value: float, values: list[float]) -> bool:
-    """Whether ``value`` is one of ``values`` within 0.5% (the same figure, rounded)."""
-    return any(abs(value - v) <= 0.005 * max(abs(v), 1e-9) for v in values)
 
 
 SENTENCE_FEATURES: tuple[Callable[[Intent, Sentence, Evidence], float], ...] = (

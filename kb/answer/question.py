@@ -117,6 +117,11 @@ _CAUSE_ASK = re.compile(
 )
 
 
+def among(value: float, values: list[float]) -> bool:
+    """Whether ``value`` is one of ``values`` within 0.5% (the same figure, rounded)."""
+    return any(abs(value - v) <= 0.005 * max(abs(v), 1e-9) for v in values)
+
+
 @dataclass
 class Intent:
     """What a question asks for, and the words it asks with."""
@@ -146,7 +151,7 @@ class Intent:
 
     def states(self, value: float) -> bool:
         """Whether the question itself states ``value`` (within 0.5%): context, not an answer."""
-        return any(abs(value - v) <= 0.005 * max(abs(v), 1e-9) for v in self.stated_values)
+        return among(value, self.stated_values)
 
 
 def read_question(question: str, gazetteer: Gazetteer, today: date | None = None) -> Intent:
