@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from ingest.facts import extract_facts as _extract_facts
 from ingest.facts import load_extractor
+from ingest.facts.metrics import find_cues
 from ingest.gazetteer import load_gazetteer
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -552,3 +553,9 @@ def test_a_put_call_ratio_is_the_asset_named_before_it():
     )
     ratio = next(f for f in facts if f.metric == "put_call_ratio")
     assert (ratio.value, ratio.entity) == (0.8, "Ethereum")
+
+
+def test_an_option_strike_is_read_as_a_price_level():
+    sentence = "Put options gather at $85,000 and $90,000 strikes."
+    cues = [c for c in find_cues(sentence) if c.metric == "price"]
+    assert [sentence[c.start : c.end] for c in cues] == ["strikes"]

@@ -113,7 +113,7 @@ METRIC_CUES: dict[str, re.Pattern[str]] = {
         r"bottom\w*|\blevel\b|per (?:coin|bitcoin|btc|eth|ether|token|share)|average (?:cost|"
         r"price)|"
         r"cost basis|\bhit(?:s|ting)?\b|touch\w*|reclaim\w*|sits?\b|sitting|floating|hover\w*|"
-        r"intraday (?:high|low)|\bto\b(?= \$)",
+        r"intraday (?:high|low)|\bstrikes?\b|\bto\b(?= \$)",
         _I,
     ),
 }
