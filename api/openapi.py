@@ -382,6 +382,57 @@ _SCHEMAS: dict[str, object] = {
         "type": "object",
         "properties": {"id": _STRING, "status": {"type": "string", "enum": ["deleted"]}},
     },
+    "Series": {
+        "type": "object",
+        "required": ["entity", "metric", "points", "count", "units", "undated"],
+        "properties": {
+            "entity": _STRING,
+            "metric": {"type": "string", "enum": list(METRICS)},
+            "side": {"type": ["string", "null"], "enum": [*SIDES, None]},
+            "window": _NULLABLE_STRING,
+            "unit": _NULLABLE_STRING,
+            "units": {"type": "object", "additionalProperties": _INTEGER},
+            "since": _NULLABLE_STRING,
+            "until": _NULLABLE_STRING,
+            "count": _INTEGER,
+            "disputed": _INTEGER,
+            "undated": _INTEGER,
+            "points": {"type": "array", "items": _ref("SeriesPoint")},
+        },
+    },
+    "SeriesPoint": {
+        "type": "object",
+        "required": ["day", "value", "unit", "citations", "disputed"],
+        "properties": {
+            "day": {"type": "string", "format": "date"},
+            "day_stated": {"type": "boolean"},
+            "value": _NUMBER,
+            "unit": _STRING,
+            "qualifier": _STRING,
+            "side": _NULLABLE_STRING,
+            "window": _NULLABLE_STRING,
+            "text": _STRING,
+            "citations": {"type": "array", "minItems": 1, "items": _ref("FigureCitation")},
+            "disputed": {"type": "boolean"},
+            "disputed_with": {"type": "array", "items": _ref("SeriesPoint")},
+        },
+    },
+    "FigureCitation": {
+        "type": "object",
+        "required": ["article_id", "start", "end", "text"],
+        "properties": {
+            "article_id": _STRING,
+            "passage_id": {"type": ["integer", "null"]},
+            "start": _INTEGER,
+            "end": _INTEGER,
+            "text": _STRING,
+            "sentence": _STRING,
+            "title": _NULLABLE_STRING,
+            "url": _NULLABLE_STRING,
+            "source": _NULLABLE_STRING,
+            "published": _NULLABLE_STRING,
+        },
+    },
     "FactList": {
         "oneOf": [
             {
@@ -584,6 +635,44 @@ _PATHS: dict[str, object] = {
                 ),
             ],
             "responses": {"200": _ok("FactList", "Facts or groups"), **_problems(400)},
+        }
+    },
+    "/api/facts/series": {
+        "get": {
+            "summary": "The dated points of one entity's metric: copies of a figure counted "
+            "once, points where sources disagree by over 5% marked disputed.",
+            "parameters": [
+                _query(
+                    "entity",
+                    "Canonical entity or alias (BTC finds Bitcoin).",
+                    {"type": "string", "minLength": 1, "maxLength": 200},
+                    required=True,
+                ),
+                _query(
+                    "metric",
+                    "Metric.",
+                    {"type": "string", "enum": list(METRICS)},
+                    required=True,
+                ),
+                _query("side", "Side.", _choice(SIDES)),
+                _query(
+                    "window",
+                    "Time window: a number and a unit (h, d, w or y).",
+                    {
+                        "type": "string",
+                        "anyOf": [{"pattern": WINDOW_PATTERN}, _EMPTY],
+                        "examples": list(WINDOWS),
+                    },
+                ),
+                _query(
+                    "unit",
+                    "Only points in this unit (USD, %, BTC…).",
+                    {"type": "string", "maxLength": 12},
+                ),
+                _query("since", "Points on or after this day.", _DATE),
+                _query("until", "Points on or before this day.", _DATE),
+            ],
+            "responses": {"200": _ok("Series", "Dated points"), **_problems(400)},
         }
     },
     "/api/openapi.json": {

@@ -13,6 +13,7 @@ import json
 import logging
 import math
 import re
+from datetime import date
 from http import HTTPStatus
 from urllib.parse import urlencode, urlsplit
 
@@ -30,13 +31,17 @@ from api.routes import (
     http_url,
     int_param,
     listing_filters,
+    series_query,
     state,
 )
+from api.timeline import Dot, Timeline, render_timeline
 from ingest.errors import IngestError
 from ingest.facts import extract_facts
 from ingest.gazetteer import load_gazetteer
+from ingest.records import METRICS
 from ingest.sources import commentary_text
 from kb.errors import KbError
+from kb.series import Citation, Series, SeriesQuery, fact_series
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +50,9 @@ pages = Blueprint("pages", __name__)
 PER_PAGE = 20
 ANSWER_K = 5
 RELATED_K = 5
+# An answer gets a series chart when its entity's metric has at least this many dated points.
+ASK_SERIES_MIN_POINTS = 3
+SUGGESTIONS = 300
 CSV_COLUMNS = (
     "entity",
     "metric",
@@ -131,6 +139,72 @@ def extract_data(text: str | None, url: str | None) -> dict[str, object]:
     }
 
 
+def series_charts(found: Series, small: bool = False) -> list[dict[str, object]]:
+    """One timeline per unit of a series (most points first), each with its summary."""
+    charts = []
+    for unit in found.units:
+        points = [p for p in found.points if p.unit == unit]
+        if not points:
+            continue
+        dots = tuple(
+            Dot(
+                day=date.fromisoformat(p.day),
+                value=signed_value(p.value, p.direction),
+                label=_dot_label(p.to_dict(nested=False)),
+                href=passage_link(p.citations[0]),
+                disputed=p.disputed,
+            )
+            for p in points
+        )
+        words = metric_label(found.query.metric, found.query.side)
+        timeline = Timeline(f"{found.entity} {words} ({unit})", unit, dots)
+        charts.append(
+            {
+                "unit": unit,
+                "svg": render_timeline(timeline, small=small),
+                "summary": timeline.summary,
+            }
+        )
+    return charts
+
+
+def signed_value(value: float, direction: str | None) -> float:
+    """A figure drawn below zero when it is a fall or an outflow, so moves read as moves."""
+    return -abs(value) if direction in ("down", "out") else value
+
+
+def _dot_label(point: dict[str, object]) -> str:
+    citation = point["citations"][0]  # type: ignore[index]
+    where = citation.get("source") or citation.get("title") or "article"
+    extra = " (disputed)" if point["disputed"] else ""
+    copies = len(point["citations"]) - 1  # type: ignore[arg-type]
+    also = f", +{copies} more" if copies else ""
+    return f"{point['day']}: {point['text']}{extra}, {where}{also}"
+
+
+def passage_link(citation: Citation) -> str:
+    """The article page with the cited figure marked and scrolled to."""
+    mark = f"{citation.start}-{citation.end}"
+    return f"{url_for('pages.article', article_id=citation.article_id, mark=mark)}#figure"
+
+
+def answer_series(answer: dict[str, object]) -> dict[str, object] | None:
+    """A small series chart for the answer's first named figure, when its entity's metric has
+    enough dated points to show a trend; else None."""
+    fact = next((f for f in answer.get("facts") or [] if f.get("entity")), None)
+    if fact is None:
+        return None
+    query = SeriesQuery(str(fact["entity"]), str(fact["metric"]), side=fact.get("side"))
+    found = fact_series(state().kb.store, query)
+    charts = series_charts(found, small=True)
+    if not charts or len(found.points) < ASK_SERIES_MIN_POINTS:
+        return None
+    args = {"entity": query.entity, "metric": query.metric}
+    if query.side:
+        args["side"] = query.side
+    return {**charts[0], "url": f"{url_for('pages.figures')}?{urlencode(args)}"}
+
+
 def facts_csv(facts: list[dict[str, object]]) -> str:
     """Facts as CSV with a header row, one fact per row, every cell safe to open in a
     spreadsheet."""
@@ -181,12 +255,38 @@ def highlighted(text: str, span: list[int] | None) -> Markup:
     )
 
 
-def paragraphs(body: str) -> list[str]:
-    """An article body as its paragraphs (blank-line separated, else one per line)."""
-    blocks = [b.strip() for b in re.split(r"\n\s*\n", body) if b.strip()]
-    if len(blocks) <= 1:
-        blocks = [line.strip() for line in body.splitlines() if line.strip()]
-    return blocks
+def paragraph_spans(body: str) -> list[tuple[int, int]]:
+    """The (start, end) of each paragraph of an article body (blank-line separated, else one
+    per line), surrounding white space left out."""
+    separator = r"\n\s*\n" if re.search(r"\n\s*\n", body.strip()) else r"\n"
+    spans, start = [], 0
+    for match in [*re.finditer(separator, body), None]:
+        end = match.start() if match else len(body)
+        text = body[start:end]
+        if text.strip():
+            lead = len(text) - len(text.lstrip())
+            spans.append((start + lead, start + lead + len(text.strip())))
+        if match:
+            start = match.end()
+    return spans
+
+
+def marked_paragraphs(body: str, mark: tuple[int, int] | None) -> list[tuple[str, Markup]]:
+    """Each paragraph as (text, escaped HTML), the span ``mark`` (body offsets) in
+    ``<mark id="figure">`` inside the paragraph that holds it."""
+    out: list[tuple[str, Markup]] = []
+    for a, b in paragraph_spans(body):
+        text = body[a:b]
+        if mark and a <= mark[0] and mark[1] <= b:
+            start, end = mark[0] - a, mark[1] - a
+            html = (
+                f'{escape(text[:start])}<mark id="figure">{escape(text[start:end])}</mark>'
+                f"{escape(text[end:])}"
+            )
+            out.append((text, Markup(html)))
+        else:
+            out.append((text, escape(text)))
+    return out
 
 
 def _chart(facts: list[dict[str, object]]) -> dict[str, object] | None:
@@ -246,6 +346,7 @@ def ask() -> tuple[str, int] | str:
         figures=figures,
         from_passages=not answer["facts"],
         chart=_chart(figures),
+        series=answer_series(answer),
         highlighted=highlighted,
     )
 
@@ -292,9 +393,50 @@ def article(article_id: str) -> str:
     return render_template(
         "article.html",
         article=data,
-        paragraphs=paragraphs(data["body"]),
+        paragraphs=marked_paragraphs(data["body"], _mark_param(len(data["body"]))),
         chart=_chart(data["facts"]),
     )
+
+
+def _mark_param(length: int) -> tuple[int, int] | None:
+    """The ``mark=START-END`` span of the article body to highlight; None when absent or not a
+    span inside the body (a stale link still shows the article)."""
+    match = re.fullmatch(r"(\d{1,9})-(\d{1,9})", request.args.get("mark", ""))
+    if not match:
+        return None
+    start, end = int(match.group(1)), int(match.group(2))
+    return (start, end) if 0 <= start < end <= length else None
+
+
+@pages.get("/figures")
+def figures() -> tuple[str, int] | str:
+    """One entity's metric over time: a dated chart per unit and the points in a table."""
+    form = {
+        name: (request.args.get(name) or "").strip()
+        for name in ("entity", "metric", "side", "window", "unit", "since", "until")
+    }
+    kinds = state().kb.store.fact_kinds(SUGGESTIONS)
+    context = {
+        "form": form,
+        "entities": list(dict.fromkeys(entity for entity, _, _ in kinds)),
+        "metrics": METRICS,
+        "series": None,
+        "charts": [],
+    }
+    if not (form["entity"] or form["metric"]):
+        return render_template("figures.html", **context)
+    try:
+        found = fact_series(state().kb.store, series_query())
+    except KbError as error:
+        return render_template("figures.html", **context, error=error.detail), error.status
+    context.update(series=found.to_dict(), charts=series_charts(found))
+    return render_template("figures.html", **context)
+
+
+@pages.app_template_global("passage_url")
+def passage_url(citation: dict[str, object]) -> str:
+    """The link of a series citation (JSON form) to its marked figure in the article."""
+    return passage_link(Citation(**citation))  # type: ignore[arg-type]
 
 
 @pages.route("/extract", methods=["GET", "POST"])

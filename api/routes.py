@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from flask import Blueprint, Response, current_app, request
 
@@ -37,6 +38,9 @@ from ingest.validation import checked_text, checked_url
 from kb.errors import KbError
 from kb.knowledge import KnowledgeBase
 from kb.store import Filters, StoredArticle
+
+if TYPE_CHECKING:
+    from kb.series import SeriesQuery
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
 
@@ -467,6 +471,35 @@ def list_facts() -> Response:
         groups = aggregate_by_entity(found)
         return _json({"group_by": group_by, "groups": [g.to_dict() for g in groups]})
     return _json({"facts": [fact.to_dict() for fact in found], "count": len(found)})
+
+
+def series_query() -> SeriesQuery:
+    """The series the request's parameters ask for (entity and metric required)."""
+    from kb.factquery import METRICS, SIDES
+    from kb.series import SeriesQuery
+
+    entity, metric = text_param("entity"), choice_param("metric", METRICS)
+    if entity is None:
+        raise KbError("entity is required, e.g. entity=Binance or entity=BTC")
+    if metric is None:
+        raise KbError(f"metric is required, one of {', '.join(METRICS)}")
+    return SeriesQuery(
+        entity=entity,
+        metric=metric,
+        side=choice_param("side", SIDES),
+        window=text_param("window"),
+        unit=text_param("unit", max_chars=12),
+        since=date_param("since"),
+        until=date_param("until"),
+    )
+
+
+@blueprint.get("/facts/series")
+def fact_series() -> Response:
+    """The dated points of one entity's metric, copies merged and disagreements marked."""
+    from kb.series import fact_series
+
+    return _json(fact_series(_kb().store, series_query()).to_dict())
 
 
 @blueprint.get("/openapi.json")

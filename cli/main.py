@@ -184,6 +184,14 @@ def extract(settings: dict, source: str, allow_private_urls: bool) -> None:
 @click.option("--until", help="Published on or before this date (YYYY-MM-DD).")
 @click.option("--group-by", type=click.Choice(["entity"]), help="Aggregate per entity.")
 @click.option("--limit", default=100, show_default=True, help="Most facts to list.")
+@click.option(
+    "--series",
+    is_flag=True,
+    help="Print --entity's --metric over time as a table: one row per dated figure, copies "
+    "counted once, disagreeing sources marked.",
+)
+@click.option("--unit", help="With --series: only figures in this unit (USD, %, BTC...).")
+@click.option("--json", "as_json", is_flag=True, help="With --series: print the series as JSON.")
 @click.pass_obj
 def facts(
     settings: dict,
@@ -196,9 +204,19 @@ def facts(
     until: str | None,
     group_by: str | None,
     limit: int,
+    series: bool,
+    unit: str | None,
+    as_json: bool,
 ) -> None:
-    """List stored facts, or per-entity aggregates with the facts behind them."""
+    """List stored facts, or per-entity aggregates with the facts behind them, or (--series) one
+    entity's metric over time."""
     from kb.factquery import FactQuery, aggregate_by_entity, find_facts
+
+    if series:
+        _print_series(settings, entity, metric, side, window, unit, since, until, as_json)
+        return
+    if unit or as_json:
+        raise click.UsageError("--unit and --json go with --series")
 
     query = FactQuery(
         entity=entity,
@@ -218,6 +236,61 @@ def facts(
     else:
         for fact in found:
             _json_line(fact.to_dict())
+
+
+def _print_series(
+    settings: dict,
+    entity: str | None,
+    metric: str | None,
+    side: str | None,
+    window: str | None,
+    unit: str | None,
+    since: str | None,
+    until: str | None,
+    as_json: bool,
+) -> None:
+    """``kb facts --series``: the series as a table (or JSON), disputed points marked."""
+    from kb.series import SeriesQuery, fact_series
+
+    if not entity or not metric:
+        raise click.UsageError("--series needs --entity and --metric")
+    query = SeriesQuery(entity, metric, side, window, unit, since, until)
+    query.validate()
+    found = fact_series(existing_store(settings), query)
+    if as_json:
+        _json_line(found.to_dict())
+        return
+    title = " ".join(filter(None, [found.entity, side, metric.replace("_", " "), window]))
+    count = len(found.points)
+    click.echo(f"{title}: {count} dated point{'' if count == 1 else 's'}")
+    if len(found.units) > 1 and not unit:
+        click.echo("units: " + ", ".join(f"{u} ({n})" for u, n in found.units.items()))
+    rows = [("day", "figure", "unit", "side", "window", "", "source")]
+    for point in found.points:
+        first = point.citations[0]
+        copies = f" +{len(point.citations) - 1}" if len(point.citations) > 1 else ""
+        rows.append(
+            (
+                point.day + ("*" if point.day_stated else ""),
+                first.text,
+                point.unit,
+                point.side or "",
+                point.window or "",
+                "disputed" if point.disputed else "",
+                f"{first.source or first.article_id}{copies}",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        click.echo("  ".join(cells).rstrip())
+    notes = []
+    if any(p.day_stated for p in found.points):
+        notes.append("* the sentence states the day")
+    if found.undated:
+        notes.append(f"{found.undated} undated figures left out")
+    if notes:
+        click.echo("; ".join(notes))
 
 
 @main.command()

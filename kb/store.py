@@ -720,6 +720,15 @@ class Store:
         )
         return [_fact_from_row(row) for row in rows]
 
+    def fact_kinds(self, limit: int = 500) -> list[tuple[str, str, int]]:
+        """(entity, metric, number of facts) for named entities, most facts first."""
+        rows = self._connection().execute(
+            "SELECT entity, metric, COUNT(*) AS n FROM facts WHERE entity IS NOT NULL "
+            "GROUP BY entity COLLATE NOCASE, metric ORDER BY n DESC, entity LIMIT ?",
+            (limit,),
+        )
+        return [(row[0], row[1], row[2]) for row in rows]
+
     def article_facts(self, article_id: str) -> list[Fact]:
         """Facts of one article in text order."""
         rows = self._connection().execute(

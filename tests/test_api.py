@@ -251,6 +251,16 @@ BAD_REQUESTS = [
     ("/api/facts", {"direction": "sideways"}, 400, "direction must be one of"),
     ("/api/facts", {"window": "3 weeks"}, 400, "window must be a number and a unit"),
     ("/api/facts", {"limit": "-1"}, 400, "limit must be an integer"),
+    ("/api/facts/series", {"metric": "liquidations"}, 400, "entity is required"),
+    ("/api/facts/series", {"entity": "Bybit"}, 400, "metric is required"),
+    ("/api/facts/series", {"entity": "Bybit", "metric": "vibes"}, 400, "metric must be one of"),
+    ("/api/facts/series", {"entity": "Bybit", "metric": "price", "since": "May"}, 400, "YYYY"),
+    (
+        "/api/facts/series",
+        {"entity": "Bybit", "metric": "price", "since": "2025-02-01", "until": "2025-01-01"},
+        400,
+        "after",
+    ),
     ("/api/articles/ffffffffffff", {}, 404, "no article with id"),
     ("/api/articles/ffffffffffff/related", {}, 404, "no article with id"),
     ("/api/no-such-endpoint", {}, 404, "not found"),
@@ -775,6 +785,63 @@ def test_facts_grouped_by_entity_carry_the_facts_behind_them(live_server: LiveSe
         assert group["count"] == len(group["facts"])
         assert group["sum"] == pytest.approx(sum(f["value"] for f in group["facts"]))
         assert {f["entity"] for f in group["facts"]} == {group["entity"]}
+
+
+def series_article(tag: str, source: str, published: str, sentence: str) -> dict[str, str]:
+    """A made-up article from ``source`` whose one figure sentence is ``sentence``."""
+    return {
+        "url": f"https://example.test/series/{tag}",
+        "title": f"Series digest {tag}",
+        "published": published,
+        "source": source,
+        "text": f"Desk note {tag} for the series tests. {sentence} The note ends here.",
+    }
+
+
+def test_series_lines_up_a_metric_by_day_with_copies_once_and_disputes_marked(
+    live_server: LiveServer,
+) -> None:
+    records = [
+        series_article(
+            "s1", "Desk One", "2032-05-04", "Bybit recorded $50 million in long liquidations."
+        ),
+        series_article(
+            "s2", "Desk Two", "2032-05-04", "Long liquidations on Bybit came to $80 million."
+        ),
+        series_article(
+            "s3", "Desk Three", "2032-05-04", "Bybit saw $50 million of longs liquidated."
+        ),
+        series_article(
+            "s4",
+            "Desk One",
+            "2032-05-12",
+            "On May 9, 2032, Bybit recorded $61 million in long liquidations.",
+        ),
+    ]
+    assert ingest_records(live_server, records).status == 200
+    series = get(
+        live_server,
+        "/api/facts/series",
+        entity="bybit",
+        metric="liquidations",
+        side="long",
+        since="2032-05-01",
+        until="2032-05-31",
+    ).data
+    points = [(p["day"], p["value"], p["disputed"]) for p in series["points"]]
+    assert points == [
+        ("2032-05-04", 50e6, True),
+        ("2032-05-04", 80e6, True),
+        ("2032-05-09", 61e6, False),
+    ]
+    first, second, stated = series["points"]
+    assert sorted(c["source"] for c in first["citations"]) == ["Desk One", "Desk Three"]
+    assert [o["value"] for o in first["disputed_with"]] == [80e6]
+    assert stated["day_stated"] is True
+    article = get(live_server, f"/api/articles/{stated['citations'][0]['article_id']}").data
+    citation = stated["citations"][0]
+    assert article["body"][citation["start"] : citation["end"]] == "$61 million"
+    assert (series["entity"], series["disputed"], series["units"]) == ("Bybit", 2, {"USD": 3})
 
 
 def test_extract_from_text_returns_spans_and_stores_nothing(live_server: LiveServer) -> None:

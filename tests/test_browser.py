@@ -253,6 +253,99 @@ def test_extract_pasted_seed_text_and_download_csv(
     )
 
 
+def ingest_for_series(server, records: list[dict]) -> None:  # noqa: ANN001 - conftest's LiveServer
+    """POST made-up articles to the live server's /api/ingest with its token."""
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"{server.base_url}/api/ingest",
+        data=json.dumps({"articles": records}).encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {server.token}"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=WAIT) as reply:
+        assert reply.status == 200
+
+
+def note(tag: str, source: str, published: str, sentence: str) -> dict[str, str]:
+    """A made-up article (no shared text) whose one figure sentence is ``sentence``."""
+    return {
+        "url": f"https://example.test/figures-page/{tag}",
+        "title": f"Figures page note {tag}",
+        "published": published,
+        "source": source,
+        "text": f"Desk note {tag} for the figures page. {sentence} The note ends here.",
+    }
+
+
+def test_figures_page_charts_a_series_and_each_point_opens_its_passage(
+    browser: webdriver.Chrome, base_url: str, request: pytest.FixtureRequest
+) -> None:
+    ingest_for_series(
+        request.getfixturevalue("live_server"),
+        [
+            note(
+                "f1", "Desk One", "2033-06-02", "Bybit recorded $30 million in long liquidations."
+            ),
+            note(
+                "f2", "Desk One", "2033-06-07", "Bybit recorded $45 million in long liquidations."
+            ),
+            note("f3", "Desk Two", "2033-06-07", "Long liquidations on Bybit came to $70 million."),
+            note(
+                "f4",
+                "Desk Two",
+                "2033-06-15",
+                "On June 12, 2033, Bybit recorded $52 million in long liquidations.",
+            ),
+        ],
+    )
+    visit(browser, base_url + "/figures")
+    browser.find_element(By.ID, "entity").send_keys("Bybit")
+    for field, value in (("metric", "liquidations"), ("side", "long")):
+        browser.find_element(By.CSS_SELECTOR, f"#{field} option[value='{value}']").click()
+    # A date field's typed form depends on the browser's locale; set its value as a picker does.
+    for field, value in (("since", "2033-06-01"), ("until", "2033-06-30")):
+        browser.execute_script(
+            "document.getElementById(arguments[0]).value = arguments[1];", field, value
+        )
+    browser.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]").click()
+    wait_for(browser, "svg.timeline")
+    chart = browser.find_element(By.CSS_SELECTOR, "svg.timeline")
+    assert chart.get_attribute("role") == "img" and chart.size["width"] > 250
+    titles = [
+        t.get_attribute("textContent") for t in chart.find_elements(By.CSS_SELECTOR, "circle title")
+    ]
+    assert len(titles) == 4
+    assert sum("(disputed)" in t for t in titles) == 2
+    assert len(chart.find_elements(By.CSS_SELECTOR, "circle.disputed")) == 2
+    rows = [r.text for r in browser.find_elements(By.CSS_SELECTOR, "table.series-table tbody tr")]
+    assert [r.split()[0] for r in rows] == ["2033-06-02", "2033-06-07", "2033-06-07", "2033-06-12"]
+    assert "(stated)" in rows[-1]
+    assert "disputed" in rows[1].lower() and "disputed" not in rows[0].lower()
+    assert console_errors(browser) == []
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for width in (DESKTOP, PHONE):
+        browser.set_window_size(width, 1600)
+        browser.save_screenshot(str(SCREENSHOTS / f"figures-disputed-{width}.png"))
+        assert browser.execute_script(
+            "const e = document.documentElement; return e.scrollWidth <= e.clientWidth;"
+        )
+    browser.set_window_size(DESKTOP, 900)
+
+    stated = next(
+        link
+        for link in chart.find_elements(By.CSS_SELECTOR, "a")
+        if "2033-06-12" in link.find_element(By.TAG_NAME, "title").get_attribute("textContent")
+    )
+    browser.get_log("browser")
+    stated.click()
+    wait_for(browser, "mark#figure")
+    assert browser.find_element(By.CSS_SELECTOR, "mark#figure").text == "$52 million"
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Figures page note f4"
+    assert browser.execute_script("return location.hash") == "#figure"
+    assert console_errors(browser) == []
+
+
 PAGES = {
     "ask": "/",
     "answer": "/?q=" + SEED_QUESTION.replace(" ", "+").replace("?", "%3F"),
@@ -260,10 +353,13 @@ PAGES = {
     "articles-filtered": "/articles?entity=Binance",
     "article": "/articles/{seed}",
     "extract": "/extract",
+    "figures": "/figures",
+    "figures-series": "/figures?entity=Bitcoin&metric=price_change",
+    "figures-bad": "/figures?entity=Bitcoin&metric=vibes",
     "not-found": "/articles/000000000000",
     "empty-question": "/?q=",
 }
-EXPECTED_ERRORS = {"not-found", "empty-question"}
+EXPECTED_ERRORS = {"not-found", "empty-question", "figures-bad"}
 
 
 @pytest.mark.parametrize("width", [DESKTOP, PHONE], ids=["desktop", "phone"])

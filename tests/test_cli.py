@@ -185,6 +185,51 @@ def test_check_repair_fixes_what_it_found(runner, checked_dir):
     assert again.exit_code == 0, again.output
 
 
+def test_facts_series_prints_the_seed_figures_by_day(runner, checked_dir):
+    from conftest import SEED_PAGE as seed
+
+    result = runner.invoke(
+        main,
+        [
+            "--data-dir",
+            str(checked_dir),
+            "facts",
+            "--series",
+            "--entity",
+            "Hyperliquid",
+            "--metric",
+            "liquidations",
+            "--side",
+            "long",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    header, columns, *rows = result.output.splitlines()
+    assert header.startswith("Hyperliquid long liquidations: ")
+    assert columns.split() == ["day", "figure", "unit", "side", "window", "source"]
+    # Every row is a figure the seed page states, on a day of the page's date (or one it names).
+    page = seed.read_text(encoding="utf-8")
+    figure_rows = [row for row in rows if row[:4].isdigit()]
+    assert figure_rows
+    for row in figure_rows:
+        day, figure = row.split()[0], row.split("  ")[1].strip()
+        assert day.startswith("2026-01-"), row
+        assert figure in page, row
+    as_json = runner.invoke(
+        main,
+        ["--data-dir", str(checked_dir), "facts", "--series", "--entity", "Hyperliquid"]
+        + ["--metric", "liquidations", "--json"],
+    )
+    (series,) = _lines(as_json.output)
+    assert series["entity"] == "Hyperliquid" and series["count"] >= len(figure_rows)
+
+
+def test_facts_series_needs_an_entity_and_a_metric(runner, data_dir):
+    result = runner.invoke(main, ["--data-dir", str(data_dir), "facts", "--series"])
+    assert result.exit_code == 2
+    assert "--series needs --entity and --metric" in result.output
+
+
 def test_bad_option_values_are_usage_errors(runner, data_dir):
     result = runner.invoke(main, ["--data-dir", str(data_dir), "facts", "--metric", "weather"])
     assert result.exit_code != 0
