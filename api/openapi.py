@@ -161,6 +161,22 @@ _SCHEMAS: dict[str, object] = {
             "article_vectors": _INTEGER,
             "inference_path": {"type": ["string", "null"], "enum": [*PATHS, None]},
             "warning": _STRING,
+            "feeds": {
+                "type": "array",
+                "description": "Each watched feed (kb watch, kb serve --watch): its last poll, "
+                "last success and failures in a row.",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "url": _STRING,
+                        "last_poll": _NULLABLE_STRING,
+                        "last_success": _NULLABLE_STRING,
+                        "errors": _INTEGER,
+                        "last_error": _NULLABLE_STRING,
+                        "last_new": _INTEGER,
+                    },
+                },
+            },
         },
     },
     "Fact": _FACT,

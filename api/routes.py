@@ -200,6 +200,19 @@ def health() -> Response:
     }
     if kb.manifest_warning:
         body["warning"] = kb.manifest_warning
+    feeds = kb.store.feed_statuses()
+    if feeds:
+        body["feeds"] = [
+            {
+                "url": f.url,
+                "last_poll": f.last_poll,
+                "last_success": f.last_success,
+                "errors": f.errors,
+                "last_error": f.last_error,
+                "last_new": f.last_new,
+            }
+            for f in feeds
+        ]
     return _json(body)
 
 

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
+
+from flask import Flask
 
 from api import EXTENSION, create_app
 from ingest.sources import read_sources
 from kb.knowledge import KnowledgeBase
 
 request_log = logging.getLogger("marketkb.requests")
+watch_log = logging.getLogger("marketkb.watch")
 
 SAMPLE_CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "digests.jsonl"
 
@@ -76,6 +80,14 @@ def serve(settings: dict[str, object]) -> None:
         logging.basicConfig(
             level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
+    feeds = None
+    if settings.get("watch"):
+        from kb.watch import parse_every, read_feed_list
+
+        # Checked before the model loads, so a typo fails at once with a clear message.
+        feeds = read_feed_list([str(settings["watch"])])
+        parse_every(str(settings["watch_every"]))
+        watch_log.setLevel(logging.INFO)
     app = create_app(settings)
     kb: KnowledgeBase = app.extensions[EXTENSION].kb
     warm_up(kb)
@@ -92,10 +104,41 @@ def serve(settings: dict[str, object]) -> None:
     print(
         f"marketkb serving {kb.stats()['articles']} articles on http://{host}:{port}/", flush=True
     )
+    stop = threading.Event()
+    watching = start_watching(app, feeds, settings, stop) if feeds else None
     try:
         server.run()
     except KeyboardInterrupt:
         pass
     finally:
         server.close()
+        stop.set()
+        if watching is not None:
+            # The watcher stops between items: the one being stored is finished first.
+            watching.join()
         sys.stdout.flush()
+
+
+def start_watching(
+    app: Flask, feeds: list[str], settings: dict[str, object], stop: threading.Event
+) -> threading.Thread:
+    """Run a watcher of ``feeds`` in a thread of this process, writing under the app's write
+    lock (as POST /api/ingest does) and refreshing cached answers after each stored item."""
+    from kb.watch import FeedWatcher, WatchSettings, parse_every
+
+    app_state = app.extensions[EXTENSION]
+    watcher = FeedWatcher(
+        app_state.kb,
+        feeds,
+        WatchSettings(
+            every=parse_every(str(settings["watch_every"])),
+            allow_private=bool(settings["allow_private_urls"]),
+        ),
+        write_lock=app_state.write_lock,
+        on_round=lambda done: watch_log.info("%s", done.line()),
+        on_stored=app_state.answers.invalidate,
+    )
+    thread = threading.Thread(target=watcher.run, args=(stop,), name="kb-watch", daemon=True)
+    thread.start()
+    print(f"watching {len(watcher.feeds)} feeds from {settings['watch']}", flush=True)
+    return thread

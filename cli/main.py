@@ -478,23 +478,93 @@ def check(settings: dict, repair: bool) -> None:
 
 
 @main.command()
+@click.argument("sources", nargs=-1, required=True)
+@click.option(
+    "--every",
+    default=None,
+    help="How often each feed is polled: 90s, 10m, 2h (jittered by 10%). "
+    "[env KB_WATCH_EVERY; default 10m]",
+)
+@click.option("--once", is_flag=True, help="Poll each feed once, then exit.")
+@click.option(
+    "--allow-private-urls",
+    is_flag=True,
+    help="Allow URLs on loopback/private addresses (for local fixtures).",
+)
+@click.pass_obj
+def watch(
+    settings: dict,
+    sources: tuple[str, ...],
+    every: str | None,
+    once: bool,
+    allow_private_urls: bool,
+) -> None:
+    """Poll feeds (URLs, or files listing one per line) and ingest their new items.
+
+    Each poll is a conditional GET; items already read are remembered in the store, so a restart
+    does not fetch them again. A failing feed backs off without stopping the others. Prints one
+    line per feed per poll. Ctrl-C (or SIGTERM) stops between items, never mid-article.
+    """
+    import signal
+    import threading
+
+    from kb.watch import FeedWatcher, WatchSettings, parse_every, read_feed_list
+
+    feeds = read_feed_list(list(sources))
+    interval = parse_every(every or str(settings["watch_every"]))
+    kb = open_kb(settings)
+    allow = allow_private_urls or bool(settings["allow_private_urls"])
+    watcher = FeedWatcher(
+        kb,
+        feeds,
+        WatchSettings(every=interval, allow_private=allow),
+        on_round=lambda done: click.echo(done.line()),
+    )
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        click.echo(f"{signal.Signals(signum).name}: stopping after the current item", err=True)
+        stop.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, request_stop)
+    click.echo(f"watching {len(feeds)} feed(s), every {every or settings['watch_every']}")
+    if once:
+        rounds = watcher.poll_all(stop)
+        if rounds and all(done.outcome == "failed" for done in rounds):
+            raise SystemExit(1)
+        return
+    watcher.run(stop)
+    click.echo("stopped")
+
+
+@main.command()
 @click.option("--host", help=_HELP["host"] + " [env KB_HOST; default 127.0.0.1]")
 @click.option(
     "--port",
     type=click.IntRange(0, 65535),
     help=_HELP["port"] + " [env KB_PORT; default 8080; 0 picks a free one]",
 )
+@click.option(
+    "--watch",
+    "watch_file",
+    type=click.Path(dir_okay=False),
+    help=_HELP["watch"] + " [env KB_WATCH]",
+)
 @click.pass_obj
-def serve(settings: dict, host: str | None, port: int | None) -> None:
+def serve(settings: dict, host: str | None, port: int | None, watch_file: str | None) -> None:
     """Serve the JSON API under waitress until interrupted.
 
     Loads the model once, ingests the shipped sample corpus into an empty data directory
     (unless KB_NO_SAMPLE=1), prints the URL it answers on and logs one line per request.
-    Write endpoints need KB_API_TOKEN to be set.
+    Write endpoints need KB_API_TOKEN to be set. With --watch, the feeds it lists are polled
+    inside the server and their new items ingested as POST /api/ingest would.
     """
     from api.serve import serve as run_server
 
     overrides = {
-        name: value for name, value in (("host", host), ("port", port)) if value is not None
+        name: value
+        for name, value in (("host", host), ("port", port), ("watch", watch_file))
+        if value is not None
     }
     run_server({**settings, **overrides})

@@ -76,6 +76,13 @@ class FetchedPage:
     status: int
     content_type: str | None
     data: bytes
+    etag: str | None = None
+    last_modified: str | None = None
+
+    @property
+    def not_modified(self) -> bool:
+        """Whether the server answered a conditional GET with 304: nothing new, no body."""
+        return self.status == 304
 
 
 @dataclass
@@ -107,22 +114,45 @@ def fetch(
     max_redirects: int = 5,
     user_agent: str = DEFAULT_USER_AGENT,
     total_timeout: float = TOTAL_TIMEOUT,
+    etag: str | None = None,
+    last_modified: str | None = None,
 ) -> FetchedPage:
     """GET ``url``, following up to ``max_redirects`` checked redirects; body up to max_bytes.
 
     ``total_timeout`` bounds the whole fetch, every connect, redirect and download included;
-    the other two bound each wait within it.
+    the other two bound each wait within it. ``etag`` and ``last_modified`` (from an earlier
+    fetch) make the GET conditional: a 304 answer comes back as a page with ``not_modified``.
     """
+    conditional = {
+        name: value
+        for name, value in (("If-None-Match", etag), ("If-Modified-Since", last_modified))
+        if value
+    }
     url = current = url.strip()
     deadline = time.monotonic() + total_timeout
     for _hop in range(max_redirects + 1):
         target = _check(current, allow_private=allow_private)
         left = _time_left(deadline, total_timeout, url)
         response = _open(
-            target, min(connect_timeout, left), min(read_timeout, left), user_agent, source=url
+            target,
+            min(connect_timeout, left),
+            min(read_timeout, left),
+            user_agent,
+            source=url,
+            extra_headers=conditional,
         )
         try:
             status = response.status
+            if status == 304 and conditional:
+                return FetchedPage(
+                    url=url,
+                    final_url=current,
+                    status=status,
+                    content_type=None,
+                    data=b"",
+                    etag=response.headers.get("ETag") or etag,
+                    last_modified=response.headers.get("Last-Modified") or last_modified,
+                )
             location = response.headers.get("Location")
             if status in _REDIRECT_STATUSES and location:
                 current = urljoin(current, location.strip())
@@ -150,6 +180,8 @@ def fetch(
                 status=status,
                 content_type=response.headers.get("Content-Type"),
                 data=data,
+                etag=response.headers.get("ETag"),
+                last_modified=response.headers.get("Last-Modified"),
             )
         finally:
             # Never reuse a connection: each hop gets its own pinned pool.
@@ -299,7 +331,13 @@ def _address_refusal(address: IPAddress) -> str | None:
 
 
 def _open(
-    target: _Target, connect_timeout: float, read_timeout: float, user_agent: str, *, source: str
+    target: _Target,
+    connect_timeout: float,
+    read_timeout: float,
+    user_agent: str,
+    *,
+    source: str,
+    extra_headers: dict[str, str] | None = None,
 ) -> urllib3.BaseHTTPResponse:
     """Send the GET to the checked addresses in turn; the first that connects answers."""
     parts = target.parts
@@ -315,6 +353,7 @@ def _open(
         "application/xml;q=0.9,*/*;q=0.8",
         "Accept-Encoding": "gzip, deflate",
         "Connection": "close",
+        **(extra_headers or {}),
     }
     timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
     last_error: Exception | None = None

@@ -189,7 +189,7 @@ def _read_url(url: str, options: SourceOptions) -> ArticleStream:
             if not items:
                 raise IngestError("feed has no items with links")
             for item in items[: options.max_feed_items]:
-                yield from _read_feed_item(item, options)
+                yield from read_feed_item(item, options)
             return
         yield from _page_articles(page, requested=url)
     except IngestError as error:
@@ -197,7 +197,9 @@ def _read_url(url: str, options: SourceOptions) -> ArticleStream:
         yield error
 
 
-def _read_feed_item(item: FeedItem, options: SourceOptions) -> ArticleStream:
+def read_feed_item(item: FeedItem, options: SourceOptions = SourceOptions()) -> ArticleStream:
+    """The articles of the page a feed item links to, dated and titled from the feed when the
+    page is not; a failure is yielded as an IngestError naming the item."""
     try:
         page = fetch(item.url, allow_private=options.allow_private)
         for article in _page_articles(page, requested=item.url):

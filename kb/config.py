@@ -58,6 +58,18 @@ SETTINGS: tuple[Setting, ...] = (
         "Set to 1 to allow fetching URLs on loopback/private addresses (tests only)",
     ),
     Setting(
+        "watch",
+        "KB_WATCH",
+        None,
+        "File of feed URLs (one per line) that kb serve polls and ingests while it runs",
+    ),
+    Setting(
+        "watch_every",
+        "KB_WATCH_EVERY",
+        "10m",
+        "How often each watched feed is polled (90s, 10m, 2h), jittered by 10%",
+    ),
+    Setting(
         "approx_threshold",
         "KB_APPROX_THRESHOLD",
         200_000,

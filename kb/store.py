@@ -105,6 +105,22 @@ CREATE TABLE IF NOT EXISTS facts (
 CREATE INDEX IF NOT EXISTS facts_article ON facts(article_id);
 CREATE INDEX IF NOT EXISTS facts_entity ON facts(entity COLLATE NOCASE, metric);
 CREATE INDEX IF NOT EXISTS facts_metric ON facts(metric, as_of);
+CREATE TABLE IF NOT EXISTS feeds (
+    url TEXT PRIMARY KEY,
+    etag TEXT,
+    last_modified TEXT,
+    last_poll TEXT,
+    last_success TEXT,
+    errors INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    last_new INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS feed_items (
+    feed TEXT NOT NULL,
+    url TEXT NOT NULL,
+    seen_at TEXT NOT NULL,
+    PRIMARY KEY (feed, url)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS sentence_vectors (
     passage_id INTEGER PRIMARY KEY REFERENCES passages(id) ON DELETE CASCADE,
     model TEXT NOT NULL,
@@ -190,6 +206,20 @@ class SentenceVectorRow:
     passage_id: int
     spans: list[tuple[int, int]]
     vectors: np.ndarray
+
+
+@dataclass
+class FeedStatus:
+    """What the watcher remembers of one feed between polls (and across restarts)."""
+
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    last_poll: str | None = None
+    last_success: str | None = None
+    errors: int = 0  # consecutive failed polls
+    last_error: str | None = None
+    last_new: int = 0  # articles the last successful poll stored
 
 
 @dataclass
@@ -684,6 +714,58 @@ class Store:
             ).fetchone()
             counts[word] = row[0]
         return counts
+
+    # -- feeds -------------------------------------------------------------------------------
+
+    def feed_status(self, url: str) -> FeedStatus | None:
+        """What was remembered of a watched feed, or None for one never polled."""
+        row = self._connection().execute("SELECT * FROM feeds WHERE url = ?", (url,)).fetchone()
+        return FeedStatus(**dict(row)) if row else None
+
+    def feed_statuses(self) -> list[FeedStatus]:
+        """Every watched feed's status, by URL."""
+        rows = self._connection().execute("SELECT * FROM feeds ORDER BY url")
+        return [FeedStatus(**dict(row)) for row in rows]
+
+    def save_feed_status(self, status: FeedStatus) -> None:
+        """Insert or replace a feed's status."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO feeds VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    status.url,
+                    status.etag,
+                    status.last_modified,
+                    status.last_poll,
+                    status.last_success,
+                    status.errors,
+                    status.last_error,
+                    status.last_new,
+                ),
+            )
+
+    def seen_feed_items(self, feed: str, urls: Iterable[str]) -> set[str]:
+        """Which of ``urls`` a feed has already been read for."""
+        urls = list(dict.fromkeys(urls))
+        seen: set[str] = set()
+        db = self._connection()
+        for start in range(0, len(urls), IDS_PER_QUERY):
+            chunk = urls[start : start + IDS_PER_QUERY]
+            marks = ",".join("?" * len(chunk))
+            rows = db.execute(
+                f"SELECT url FROM feed_items WHERE feed = ? AND url IN ({marks})", [feed, *chunk]
+            )
+            seen.update(row[0] for row in rows)
+        return seen
+
+    def mark_feed_items(self, feed: str, urls: Iterable[str]) -> None:
+        """Remember that a feed's items at ``urls`` were read."""
+        now = _now()
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO feed_items VALUES (?, ?, ?)",
+                [(feed, url, now) for url in urls],
+            )
 
     # -- facts -------------------------------------------------------------------------------
 

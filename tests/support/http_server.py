@@ -44,7 +44,8 @@ class Route:
     ``redirect`` sets a Location header (absolute, or a path on this server) and defaults the
     status to 302. ``content_length=False`` omits Content-Length and ends the body by closing the
     connection. ``delay`` seconds pass before the status line is sent; ``body_delay`` seconds pass
-    between the headers and the body.
+    between the headers and the body. ``etag`` is sent as the ETag header, and a request whose
+    If-None-Match names it is answered 304 Not Modified with no body.
     """
 
     body: bytes = b""
@@ -55,6 +56,7 @@ class Route:
     body_delay: float = 0.0
     redirect: str | None = None
     content_length: bool = True
+    etag: str | None = None
 
 
 @dataclass
@@ -159,8 +161,17 @@ class _Handler(BaseHTTPRequestHandler):
             route = Route(body=b"not found", status=404, content_type="text/plain")
         if route.delay and server._stopping.wait(route.delay):
             return
+        if route.etag and self.headers.get("If-None-Match") == route.etag:
+            self.send_response(304)
+            self.send_header("ETag", route.etag)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            return
         status = route.status or (302 if route.redirect else 200)
         self.send_response(status)
+        if route.etag:
+            self.send_header("ETag", route.etag)
         if route.redirect:
             self.send_header("Location", route.redirect)
         if route.content_type:
