@@ -97,6 +97,11 @@ _FILTERS = [
     _query("source", "Only articles from this source (case-insensitive)."),
 ]
 _WRITE = [{"bearerAuth": []}]
+_WINDOW_PARAM = _query(
+    "window",
+    "Time window: a number and a unit (h, d, w or y).",
+    {"type": "string", "anyOf": [{"pattern": WINDOW_PATTERN}, _EMPTY], "examples": list(WINDOWS)},
+)
 
 _FACT = {
     "type": "object",
@@ -628,15 +633,7 @@ _PATHS: dict[str, object] = {
                 _query("metric", "Metric.", _choice(METRICS)),
                 _query("side", "Side.", _choice(SIDES)),
                 _query("direction", "Direction.", _choice(DIRECTIONS)),
-                _query(
-                    "window",
-                    "Time window: a number and a unit (h, d, w or y).",
-                    {
-                        "type": "string",
-                        "anyOf": [{"pattern": WINDOW_PATTERN}, _EMPTY],
-                        "examples": list(WINDOWS),
-                    },
-                ),
+                _WINDOW_PARAM,
                 *_FILTERS,
                 _query("group_by", "Aggregate per entity.", _choice(["entity"])),
                 _query(
@@ -671,15 +668,7 @@ _PATHS: dict[str, object] = {
                     required=True,
                 ),
                 _query("side", "Side.", _choice(SIDES)),
-                _query(
-                    "window",
-                    "Time window: a number and a unit (h, d, w or y).",
-                    {
-                        "type": "string",
-                        "anyOf": [{"pattern": WINDOW_PATTERN}, _EMPTY],
-                        "examples": list(WINDOWS),
-                    },
-                ),
+                _WINDOW_PARAM,
                 _query(
                     "unit",
                     "Only points in this unit (USD, %, BTC…).",

@@ -156,6 +156,18 @@ def path_of(url: str) -> str:
     return urlsplit(url).path
 
 
+def assert_fits_and_screenshot(driver: webdriver.Chrome, name: str, height: int) -> None:
+    """Screenshot the page at desktop and phone widths, failing if either scrolls sideways."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for width in (DESKTOP, PHONE):
+        driver.set_window_size(width, height)
+        driver.save_screenshot(str(SCREENSHOTS / f"{name}-{width}.png"))
+        assert driver.execute_script(
+            "const e = document.documentElement; return e.scrollWidth <= e.clientWidth;"
+        ), f"{name} scrolls sideways at {width} px"
+    driver.set_window_size(DESKTOP, 900)
+
+
 def seed_article_id(base_url: str) -> str:
     import json
     import urllib.request
@@ -225,14 +237,7 @@ def test_extract_pasted_seed_text_and_download_csv(
         "Hyperliquid" in r and "$59 million" in r and "long liquidations" in r for r in rows
     ), rows
     assert console_errors(browser) == []
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    for width in (DESKTOP, PHONE):
-        browser.set_window_size(width, 2400)
-        browser.save_screenshot(str(SCREENSHOTS / f"extract-result-{width}.png"))
-        assert browser.execute_script(
-            "const e = document.documentElement; return e.scrollWidth <= e.clientWidth;"
-        )
-    browser.set_window_size(DESKTOP, 900)
+    assert_fits_and_screenshot(browser, "extract-result", 2400)
 
     for old in downloads.glob("*"):
         old.unlink()
@@ -323,14 +328,7 @@ def test_figures_page_charts_a_series_and_each_point_opens_its_passage(
     assert "(stated)" in rows[-1]
     assert "disputed" in rows[1].lower() and "disputed" not in rows[0].lower()
     assert console_errors(browser) == []
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    for width in (DESKTOP, PHONE):
-        browser.set_window_size(width, 1600)
-        browser.save_screenshot(str(SCREENSHOTS / f"figures-disputed-{width}.png"))
-        assert browser.execute_script(
-            "const e = document.documentElement; return e.scrollWidth <= e.clientWidth;"
-        )
-    browser.set_window_size(DESKTOP, 900)
+    assert_fits_and_screenshot(browser, "figures-disputed", 1600)
 
     stated = next(
         link

@@ -277,3 +277,30 @@ def test_a_unit_filter_keeps_that_unit_and_still_counts_the_others(store: Store)
     assert (found["count"], found["units"]) == (0, {"USD": 1})
     found = fact_series(store, SeriesQuery("Bybit", "liquidations", unit="USD")).to_dict()
     assert found["count"] == 1
+
+
+def test_an_answer_gets_a_series_chart_once_its_metric_has_three_dated_points(
+    tmp_path: Path,
+) -> None:
+    from api import create_app
+    from api.pages import answer_series
+    from kb.knowledge import KnowledgeBase
+
+    kb = KnowledgeBase(tmp_path / "data")
+    app = create_app({"data_dir": str(tmp_path / "data"), "kb": kb})
+    answer = {"facts": [{"entity": "Bybit", "metric": "liquidations", "side": "long"}]}
+    for n in (1, 2, 3):
+        store_article(
+            kb.store,
+            f"ask{n}",
+            "Desk A",
+            f"2032-05-0{n}",
+            [(f"Bybit longs lost ${n} million.", n * 1e6, f"${n} million", "long")],
+        )
+        with app.test_request_context("/"):
+            chart = answer_series(answer)
+        if n < 3:
+            assert chart is None
+    assert chart is not None
+    assert chart["url"] == "/figures?entity=Bybit&metric=liquidations&side=long"
+    assert str(chart["svg"]).count("<circle") == 3
