@@ -416,10 +416,12 @@ def figures() -> tuple[str, int] | str:
         for name in ("entity", "metric", "side", "window", "unit", "since", "until")
     }
     kinds = state().kb.store.fact_kinds(SUGGESTIONS)
+    stored = {metric for _, metric, _ in kinds}
     context = {
         "form": form,
         "entities": list(dict.fromkeys(entity for entity, _, _ in kinds)),
-        "metrics": METRICS,
+        # The metrics something is stored for (all of them while nothing is), in schema order.
+        "metrics": [m for m in METRICS if m in stored or m == form["metric"]] or list(METRICS),
         "series": None,
         "charts": [],
     }

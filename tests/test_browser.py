@@ -344,6 +344,24 @@ def test_figures_page_charts_a_series_and_each_point_opens_its_passage(
     assert console_errors(browser) == []
 
 
+def test_an_answer_with_a_dated_history_shows_its_series_chart(
+    browser: webdriver.Chrome, base_url: str
+) -> None:
+    # A question about the asset the shared corpus dates most often: its answer's figure has
+    # many dated points, so the Ask page draws them and links the Figures page.
+    visit(browser, base_url + "/?q=" + "How much did Bitcoin drop?".replace(" ", "+"))
+    wait_for(browser, ".answer-text")
+    chart = browser.find_element(By.CSS_SELECTOR, ".series-figure svg.timeline")
+    assert chart.get_attribute("role") == "img"
+    assert len(chart.find_elements(By.CSS_SELECTOR, "circle")) >= 3
+    link = browser.find_element(By.CSS_SELECTOR, ".series-figure figcaption a")
+    assert path_of(link.get_attribute("href")) == "/figures"
+    link.send_keys(Keys.ENTER)
+    wait_for(browser, "table.series-table")
+    assert browser.find_element(By.CSS_SELECTOR, "svg.timeline")
+    assert console_errors(browser) == []
+
+
 PAGES = {
     "ask": "/",
     "answer": "/?q=" + SEED_QUESTION.replace(" ", "+").replace("?", "%3F"),

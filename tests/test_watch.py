@@ -283,3 +283,45 @@ def wait_for_feed(base_url: str, done, limit: float = 120.0) -> dict:  # noqa: A
             return health
         time.sleep(0.1)
     raise AssertionError(f"the watched feed never got there: {health.get('feeds')}")
+
+
+@pytest.mark.slow
+def test_kb_watch_stops_on_sigterm_after_the_item_in_hand(
+    tmp_path: Path, model_data_dir: Path, site
+):  # noqa: ANN001
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    from kb.store import Store
+
+    serve_feed(site, "/feed.xml", [1, 2], "v1")
+    # The first item's page is slow to arrive, so the signal lands while it is being read.
+    site.routes["/item1.html"] = Route(body=page(1), body_delay=3.0)
+    copy_model_into(model_data_dir, tmp_path / "data")
+    command = [sys.executable, "-m", "cli", "--data-dir", str(tmp_path / "data"), "watch"]
+    process = subprocess.Popen(
+        [*command, "--allow-private-urls", site.url("/feed.xml")],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while "/item1.html" not in item_requests(site) and time.monotonic() < deadline:
+            assert process.poll() is None, process.stdout.read()
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output
+    assert "SIGTERM: stopping after the current item" in output and "stopped" in output
+    store = Store(tmp_path / "data" / "kb.sqlite3")
+    titles = {a.article.title for a in map(store.get_article, store.article_ids())}
+    assert titles == {"Watch note 1"}
+    assert item_requests(site) == ["/item1.html"]
