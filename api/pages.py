@@ -196,9 +196,9 @@ def answer_series(answer: dict[str, object]) -> dict[str, object] | None:
         return None
     query = SeriesQuery(str(fact["entity"]), str(fact["metric"]), side=fact.get("side"))
     found = fact_series(state().kb.store, query)
-    charts = series_charts(found, small=True)
-    if not charts or len(found.points) < ASK_SERIES_MIN_POINTS:
+    if len(found.points) < ASK_SERIES_MIN_POINTS:
         return None
+    charts = series_charts(found, small=True)
     args = {"entity": query.entity, "metric": query.metric}
     if query.side:
         args["side"] = query.side

@@ -491,14 +491,10 @@ def series_query() -> SeriesQuery:
     from kb.factquery import METRICS, SIDES
     from kb.series import SeriesQuery
 
-    entity, metric = text_param("entity"), choice_param("metric", METRICS)
-    if entity is None:
-        raise KbError("entity is required, e.g. entity=Binance or entity=BTC")
-    if metric is None:
-        raise KbError(f"metric is required, one of {', '.join(METRICS)}")
+    # Missing ones are refused by SeriesQuery.validate, with the message the CLI gives too.
     return SeriesQuery(
-        entity=entity,
-        metric=metric,
+        entity=text_param("entity") or "",
+        metric=choice_param("metric", METRICS) or "",
         side=choice_param("side", SIDES),
         window=text_param("window"),
         unit=text_param("unit", max_chars=12),

@@ -80,13 +80,13 @@ def serve(settings: dict[str, object]) -> None:
         logging.basicConfig(
             level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
-    feeds = None
+    feeds, every = None, 0.0
     if settings.get("watch"):
         from kb.watch import parse_every, read_feed_list
 
         # Checked before the model loads, so a typo fails at once with a clear message.
         feeds = read_feed_list([str(settings["watch"])])
-        parse_every(str(settings["watch_every"]))
+        every = parse_every(str(settings["watch_every"]))
         watch_log.setLevel(logging.INFO)
     app = create_app(settings)
     kb: KnowledgeBase = app.extensions[EXTENSION].kb
@@ -105,7 +105,7 @@ def serve(settings: dict[str, object]) -> None:
         f"marketkb serving {kb.stats()['articles']} articles on http://{host}:{port}/", flush=True
     )
     stop = threading.Event()
-    watching = start_watching(app, feeds, settings, stop) if feeds else None
+    watching = start_watching(app, feeds, every, settings, stop) if feeds else None
     try:
         server.run()
     except KeyboardInterrupt:
@@ -120,18 +120,19 @@ def serve(settings: dict[str, object]) -> None:
 
 
 def start_watching(
-    app: Flask, feeds: list[str], settings: dict[str, object], stop: threading.Event
+    app: Flask, feeds: list[str], every: float, settings: dict[str, object], stop: threading.Event
 ) -> threading.Thread:
-    """Run a watcher of ``feeds`` in a thread of this process, writing under the app's write
-    lock (as POST /api/ingest does) and refreshing cached answers after each stored item."""
-    from kb.watch import FeedWatcher, WatchSettings, parse_every
+    """Run a watcher of ``feeds`` (each polled every ``every`` seconds) in a thread of this
+    process, writing under the app's write lock (as POST /api/ingest does) and refreshing cached
+    answers after each stored item."""
+    from kb.watch import FeedWatcher, WatchSettings
 
     app_state = app.extensions[EXTENSION]
     watcher = FeedWatcher(
         app_state.kb,
         feeds,
         WatchSettings(
-            every=parse_every(str(settings["watch_every"])),
+            every=every,
             allow_private=bool(settings["allow_private_urls"]),
         ),
         write_lock=app_state.write_lock,

@@ -255,7 +255,6 @@ def _print_series(
     if not entity or not metric:
         raise click.UsageError("--series needs --entity and --metric")
     query = SeriesQuery(entity, metric, side, window, unit, since, until)
-    query.validate()
     found = fact_series(existing_store(settings), query)
     if as_json:
         _json_line(found.to_dict())

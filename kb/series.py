@@ -21,13 +21,13 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 
 from ingest.dates import DATE_FORMS, filter_date
+from ingest.facts.scoring import same_value
 from ingest.records import METRICS, Fact
 from kb.answer.when import read_time
 from kb.errors import KbError
-from kb.factquery import SIDES, FactQuery, find_facts
+from kb.factquery import FactQuery, find_facts
 from kb.store import Store
 
-SAME_FIGURE = 0.005  # relative difference within which two values are one figure told twice
 DISPUTE = 0.05  # relative difference beyond which two sources disagree
 MAX_FACTS = 10_000
 RECENT_DAYS = 45  # how far before publication a day named without its year is believed
@@ -51,9 +51,7 @@ class SeriesQuery:
             raise KbError("entity is required, e.g. entity=Binance or entity=BTC")
         if not self.metric:
             raise KbError(f"metric is required, one of {', '.join(METRICS)}")
-        self.fact_query().validate()
-        if self.side is not None and self.side not in SIDES:
-            raise KbError(f"side must be one of {', '.join(SIDES)}; got {self.side!r}")
+        self.fact_query().validate()  # metric, side and window vocabularies
         if self.unit is not None and not (0 < len(self.unit) <= 12):
             raise KbError(f"unit must be 1 to 12 characters (USD, %, BTC…); got {self.unit!r}")
         for name, value in (("since", self.since), ("until", self.until)):
@@ -179,7 +177,7 @@ def fact_series(store: Store, query: SeriesQuery) -> Series:
     for fact in facts:
         stored = passages.get(fact.passage_id) if fact.passage_id is not None else None
         published = stored.published if stored else None
-        day, stated = fact_day(fact.sentence, fact.as_of or (published or "")[:10] or None)
+        day, stated = fact_day(fact.sentence, fact.as_of)
         if day is None:
             undated += 1
             continue
@@ -244,7 +242,7 @@ def merge_copies(rows: list[tuple[str, bool, Fact, Citation]]) -> list[SeriesPoi
                 p
                 for p in points
                 if p.key == (day, fact.unit, fact.side, fact.direction, fact.window)
-                and _relative_gap(p.value, fact.value) <= SAME_FIGURE
+                and same_value(p.value, fact.value)
             ),
             None,
         )
@@ -269,8 +267,8 @@ def merge_copies(rows: list[tuple[str, bool, Fact, Citation]]) -> list[SeriesPoi
 
 
 def mark_disputes(points: list[SeriesPoint]) -> list[SeriesPoint]:
-    """Copies of the points, marked disputed where a different source gives the same day,
-    unit, side and window a value more than 5% away."""
+    """Copies of the points, marked disputed where a different source gives the same ``key``
+    (day, unit, side, direction, window) a value more than 5% away."""
     marked = []
     for point in points:
         others = [

@@ -15,14 +15,14 @@ from ingest.gazetteer import Gazetteer
 LEVELS = (1, 2, 3)
 
 
-def _same_value(a: float, b: float) -> bool:
-    """Values agree within 0.5%."""
+def same_value(a: float, b: float) -> bool:
+    """Values agree within 0.5% (the scoring rule of FACTS.md)."""
     return a == b or abs(a - b) <= 0.005 * max(abs(a), abs(b))
 
 
 def agrees(pred: dict, gold: dict, level: int, gazetteer: Gazetteer) -> bool:
     """Whether a predicted fact matches a labelled one at ``level``."""
-    if pred["unit"] != gold["unit"] or not _same_value(float(pred["value"]), float(gold["value"])):
+    if pred["unit"] != gold["unit"] or not same_value(float(pred["value"]), float(gold["value"])):
         return False
     if level >= 2 and pred.get("metric") != gold["metric"]:
         return False

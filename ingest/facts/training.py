@@ -27,6 +27,7 @@ from ingest.facts.model import (
     LinearModel,
 )
 from ingest.facts.pipeline import Analysis, analyze, entity_rows
+from ingest.facts.scoring import same_value
 from ingest.gazetteer import Gazetteer, load_gazetteer
 from ingest.records import Fact
 
@@ -72,11 +73,6 @@ def load_labelled(
                     )
                 )
     return articles
-
-
-def same_value(a: float, b: float) -> bool:
-    """Values agree within 0.5% (the scoring rule of FACTS.md)."""
-    return a == b or abs(a - b) <= 0.005 * max(abs(a), abs(b))
 
 
 def align(facts: Sequence[Fact], labels: Sequence[dict]) -> list[int | None]:
