@@ -243,3 +243,32 @@ def test_a_dollar_figure_counts_in_any_usual_notation(text: str, item: dict, fou
     from kb.answer.gold import contains
 
     assert contains(text, item) is found
+
+
+def test_term_matcher_agrees_with_matches_on_real_text():
+    """One pass over a set finds exactly the question terms ``matches`` would, term by term."""
+    import json
+
+    from kb.answer.words import (
+        TermMatcher,
+        matches,
+        overlap,
+        share,
+        weighted_overlap,
+        weighted_share,
+    )
+
+    lines = CORPUS.read_text(encoding="utf-8").splitlines()[:40]
+    bodies = [json.loads(line)["text"] for line in lines]
+    questions = [body.split(". ")[0] for body in bodies[::4]]
+    for question in questions:
+        asked = terms_of(question)
+        matcher = TermMatcher(asked)
+        weights = {term: 1.0 + len(term) / 7 for term in asked}
+        for body in bodies:
+            other = terms_of(body[:600])
+            found, matching = matcher.scan(other)
+            assert found == {t for t in asked if matches(t, other)}
+            assert matching == sum(1 for word in other if matches(word, asked))
+            assert share(asked, found) == overlap(asked, other)
+            assert weighted_share(asked, found, weights) == weighted_overlap(asked, other, weights)

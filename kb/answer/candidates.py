@@ -106,7 +106,7 @@ class Article:
     dense: float  # best cosine of its hit passages
     hit_passages: set[int]
     published: str | None
-    terms: set[str] = field(default_factory=set)
+    terms: frozenset[str] = frozenset()
     facts: list[Fact] = field(default_factory=list)  # every stored fact of the article
 
     @property
@@ -127,7 +127,7 @@ class Sentence:
     body_start: int
     facts: list[Fact] = field(default_factory=list)
     names: list[Name] = field(default_factory=list)
-    terms: set[str] = field(default_factory=set)
+    terms: frozenset[str] = frozenset()
 
     @property
     def article_id(self) -> str:

@@ -56,9 +56,8 @@ def gather(
     for n, sentence in enumerate(sentences):
         if n + 1 < len(sentences) and sentences[n + 1].article_id == sentence.article_id:
             evidence.next_start[sentence.key] = sentences[n + 1].body_start
-        around = set(sentence.terms)
-        for other in sentences[max(0, n - 1) : n + 2]:
-            if other.article_id == sentence.article_id:
-                around |= other.terms
-        evidence.neighbours[sentence.key] = around
+        around = [
+            o.terms for o in sentences[max(0, n - 1) : n + 2] if o.article_id == sentence.article_id
+        ]
+        evidence.neighbours[sentence.key] = frozenset().union(*around)
     return articles, sentences, evidence

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from ingest.records import Fact
 from kb.answer.candidates import Name, Sentence, new_names
 from kb.answer.question import Intent, among
-from kb.answer.words import matches, overlap, terms_of, weighted_overlap
+from kb.answer.words import TermMatcher, matches, overlap, share, terms_of, weighted_share
 
 KINDS = ("ranking", "figure", "explain")
 # Sentences shorter than this are headings or fragments.
@@ -58,18 +58,28 @@ class Evidence:
     weights: dict[str, float]  # IDF of the question's terms
     dense: dict[tuple[str, int], float] = field(default_factory=dict)  # sentence key -> cosine
     passage_dense: dict[int, float] = field(default_factory=dict)  # passage id -> cosine
-    neighbours: dict[tuple[str, int], set[str]] = field(default_factory=dict)  # terms around
+    neighbours: dict[tuple[str, int], frozenset[str]] = field(default_factory=dict)  # terms around
     best_dense: float = 0.0
     context: dict[str, int] = field(default_factory=dict)  # article id -> restating sentence
     next_start: dict[tuple[str, int], int] = field(default_factory=dict)  # key -> next's start
+    matcher: TermMatcher = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        q = self.intent
+        self.matcher = TermMatcher(q.terms | q.focus | q.core | q.head)
+
+    def found(self, terms: frozenset[str]) -> frozenset[str]:
+        """The question's terms that ``terms`` matches (``words.matches``)."""
+        return self.matcher.found(terms)
 
 
 def find_context(intent: Intent, sentences: list[Sentence], weights: dict[str, float]) -> dict:
     """Per article, the order of the sentence best restating the question's words and figures."""
     best: dict[str, tuple[float, int]] = {}
+    matcher = TermMatcher(intent.terms)
     for s in sentences:
         stated = sum(1 for f in s.facts if intent.states(f.value)) / (len(s.facts) or 1)
-        score = weighted_overlap(intent.terms, s.terms, weights) + 0.5 * stated
+        score = weighted_share(intent.terms, matcher.found(s.terms), weights) + 0.5 * stated
         if s.article_id not in best or score > best[s.article_id][0]:
             best[s.article_id] = (score, s.order)
     return {article_id: order for article_id, (_, order) in best.items()}
@@ -99,32 +109,32 @@ def dense_passage(q: Intent, s: Sentence, e: Evidence) -> float:
 
 def idf_overlap(q: Intent, s: Sentence, e: Evidence) -> float:
     """IDF-weighted share of the question's words the sentence uses."""
-    return weighted_overlap(q.terms, s.terms, e.weights)
+    return weighted_share(q.terms, e.found(s.terms), e.weights)
 
 
 def focus_overlap(q: Intent, s: Sentence, e: Evidence) -> float:
     """IDF-weighted share of the asking clause's words the sentence uses."""
-    return weighted_overlap(q.focus, s.terms, e.weights)
+    return weighted_share(q.focus, e.found(s.terms), e.weights)
 
 
 def core_overlap(q: Intent, s: Sentence, e: Evidence) -> float:
     """Share of the asking clause's subject and verb the sentence uses."""
-    return overlap(q.core, s.terms)
+    return share(q.core, e.found(s.terms))
 
 
 def head_overlap(q: Intent, s: Sentence, e: Evidence) -> float:
     """Share of the words the question's superlative governs that the sentence uses."""
-    return overlap(q.head, s.terms)
+    return share(q.head, e.found(s.terms))
 
 
 def neighbour_overlap(q: Intent, s: Sentence, e: Evidence) -> float:
     """IDF-weighted share of the question's words in the sentence and its two neighbours."""
-    return weighted_overlap(q.terms, e.neighbours.get(s.key, s.terms), e.weights)
+    return weighted_share(q.terms, e.found(e.neighbours.get(s.key, s.terms)), e.weights)
 
 
 def context_overlap(q: Intent, s: Sentence, e: Evidence) -> float:
     """IDF-weighted share of the question's context words (outside the asking clause) used."""
-    return weighted_overlap(q.terms - q.focus, s.terms, e.weights)
+    return weighted_share(q.terms - q.focus, e.found(s.terms), e.weights)
 
 
 def is_context(q: Intent, s: Sentence, e: Evidence) -> float:
@@ -154,7 +164,8 @@ def novelty(q: Intent, s: Sentence, e: Evidence) -> float:
     """Share of the sentence's words the question does not use."""
     if not s.terms:
         return 0.0
-    return sum(1 for t in s.terms if not matches(t, q.terms)) / len(s.terms)
+    # Matching is symmetric, so the words matching a question term are counted from its side.
+    return (len(s.terms) - e.matcher.scan(s.terms)[1]) / len(s.terms)
 
 
 def stated_share(q: Intent, s: Sentence, e: Evidence) -> float:
@@ -284,7 +295,7 @@ def article_dense(q: Intent, s: Sentence, e: Evidence) -> float:
 
 def article_coverage(q: Intent, s: Sentence, e: Evidence) -> float:
     """IDF-weighted share of the question's words the whole article uses."""
-    return weighted_overlap(q.terms, s.article.terms, e.weights)
+    return weighted_share(q.terms, e.found(s.article.terms), e.weights)
 
 
 def in_time(q: Intent, s: Sentence, e: Evidence) -> float:
@@ -444,7 +455,7 @@ def fact_cue(q: Intent, f: Fact, s: Sentence) -> float:
     asking = {
         t
         for t in (q.core or q.focus)
-        if not matches(t, terms_of(" ".join(q.named)))
+        if not matches(t, q.named_terms)
         and t not in _MAGNITUDE_TERMS
         and not any(c.isdigit() for c in t)
     }

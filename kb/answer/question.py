@@ -140,11 +140,12 @@ class Intent:
     # Entities the asking clause itself names ("max pain for Bitcoin options"), not its context.
     clause_entities: list[str] = field(default_factory=list)
     text: str = ""
-    terms: set[str] = field(default_factory=set)  # content words of the whole question
-    focus: set[str] = field(default_factory=set)  # content words of the asking clause
-    core: set[str] = field(default_factory=set)  # its subject and verb
-    head: set[str] = field(default_factory=set)  # words a superlative of the question governs
+    terms: frozenset[str] = frozenset()  # content words of the whole question
+    focus: frozenset[str] = frozenset()  # content words of the asking clause
+    core: frozenset[str] = frozenset()  # its subject and verb
+    head: frozenset[str] = frozenset()  # words a superlative of the question governs
     named: set[str] = field(default_factory=set)  # lower-cased names the question uses
+    named_terms: frozenset[str] = frozenset()  # their content words
     causal: bool = False  # asks for a cause ("why", "what drove")
     time: TimeSpan | None = None  # the publication time the question names
     today: date | None = None  # the day the question was read against
@@ -184,7 +185,7 @@ def read_question(question: str, gazetteer: Gazetteer, today: date | None = None
     mentions = gazetteer.find_mentions(question)
     head_match = _SUPERLATIVE_HEAD.search(focus)
     named = {m.name.lower() for m in mentions} | {m.surface.lower() for m in mentions}
-    head = terms_of(" ".join(g for g in head_match.groups() if g)) if head_match else set()
+    head = terms_of(" ".join(g for g in head_match.groups() if g)) if head_match else frozenset()
     return Intent(
         kind=kind,
         metric=metric,
@@ -201,6 +202,7 @@ def read_question(question: str, gazetteer: Gazetteer, today: date | None = None
         focus=terms_of(focus) or terms_of(question),
         core=terms_of(_CORE_END.split(focus, maxsplit=1)[0]),
         head=head - terms_of(" ".join(named)),
+        named_terms=terms_of(" ".join(named)),
         named=named,
         causal=bool(_CAUSE_ASK.match(focus.strip())),
         time=read_time(question, today or date.today()),

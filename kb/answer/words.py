@@ -121,9 +121,9 @@ def words_of(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
-def terms_of(text: str) -> set[str]:
-    """Stemmed content words of ``text``."""
-    return {stem(word) for word in words_of(text) if word not in STOPWORDS}
+def terms_of(text: str) -> frozenset[str]:
+    """Stemmed content words of ``text`` (frozen: their prefixes are cached per set)."""
+    return frozenset(stem(word) for word in words_of(text) if word not in STOPWORDS)
 
 
 def matches(term: str, terms: AbstractSet[str]) -> bool:
@@ -146,12 +146,66 @@ def weighted_overlap(
     # fsum is exactly rounded, so the result does not depend on the order a set iterates in
     # (which string hashing changes between processes); a plain sum's last bit would, and the
     # ranker's bins and ties would move with it.
-    total = math.fsum(weights.get(term, 1.0) for term in terms)
+    total = math.fsum([weights.get(term, 1.0) for term in terms])
     if not total:
         return 0.0
     prefixes = _prefixes(frozenset(other))
-    found = math.fsum(weights.get(term, 1.0) for term in terms if _matches(term, other, prefixes))
+    found = math.fsum([weights.get(t, 1.0) for t in terms if _matches(t, other, prefixes)])
     return found / total
+
+
+class TermMatcher:
+    """Which of a fixed set of terms (a question's) each of many term sets matches, as
+    ``matches`` decides, in one pass over the set: candidate sentences and articles are many and
+    large, the question's terms few, so each set is read once instead of once per term."""
+
+    def __init__(self, terms: AbstractSet[str]) -> None:
+        self._exact = frozenset(terms)
+        # A set's word that is a proper prefix (four letters or more) of a term, and a term of
+        # four letters or more that is a proper prefix of a set's word, both match.
+        self._shorter: dict[str, set[str]] = {}
+        for term in terms:
+            for k in range(4, len(term)):
+                self._shorter.setdefault(term[:k], set()).add(term)
+        self._longer = frozenset(term for term in terms if len(term) >= 4)
+        self._found: dict[frozenset[str], tuple[frozenset[str], int]] = {}
+
+    def scan(self, other: frozenset[str]) -> tuple[frozenset[str], int]:
+        """The terms ``other`` matches, and how many of ``other``'s words match one (memoised)."""
+        known = self._found.get(other)
+        if known is not None:
+            return known
+        found: set[str] = set()
+        matching = 0
+        for word in other:
+            hits = [word[:k] for k in range(4, len(word)) if word[:k] in self._longer]
+            hits.extend(self._shorter.get(word, ()))
+            if word in self._exact:
+                hits.append(word)
+            found.update(hits)
+            matching += bool(hits)
+        known = self._found[other] = (frozenset(found), matching)
+        return known
+
+    def found(self, other: frozenset[str]) -> frozenset[str]:
+        """The terms ``other`` matches."""
+        return self.scan(other)[0]
+
+
+def share(terms: AbstractSet[str], found: AbstractSet[str]) -> float:
+    """Share of ``terms`` among ``found`` (``overlap`` given the matched terms)."""
+    return sum(1 for term in terms if term in found) / len(terms) if terms else 0.0
+
+
+def weighted_share(
+    terms: AbstractSet[str], found: AbstractSet[str], weights: Mapping[str, float]
+) -> float:
+    """Share of the weight of ``terms`` among ``found`` (``weighted_overlap`` given the matched
+    terms, to the last bit)."""
+    total = math.fsum([weights.get(term, 1.0) for term in terms])
+    if not total:
+        return 0.0
+    return math.fsum([weights.get(t, 1.0) for t in terms if t in found]) / total
 
 
 def _matches(term: str, terms: AbstractSet[str], prefixes: frozenset[str]) -> bool:
