@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -15,7 +16,15 @@ from kb.answer import features as f
 from kb.answer.candidates import Article, Sentence, names_in
 from kb.answer.features import Evidence, find_context, sentence_feature_names, sentence_matrix
 from kb.answer.question import read_question
-from kb.answer.words import terms_of
+from kb.answer.words import (
+    TermMatcher,
+    matches,
+    overlap,
+    share,
+    terms_of,
+    weighted_overlap,
+    weighted_share,
+)
 from tests.conftest import CORPUS
 
 GAZETTEER = load_gazetteer()
@@ -247,17 +256,6 @@ def test_a_dollar_figure_counts_in_any_usual_notation(text: str, item: dict, fou
 
 def test_term_matcher_agrees_with_matches_on_real_text():
     """One pass over a set finds exactly the question terms ``matches`` would, term by term."""
-    import json
-
-    from kb.answer.words import (
-        TermMatcher,
-        matches,
-        overlap,
-        share,
-        weighted_overlap,
-        weighted_share,
-    )
-
     lines = CORPUS.read_text(encoding="utf-8").splitlines()[:40]
     bodies = [json.loads(line)["text"] for line in lines]
     questions = [body.split(". ")[0] for body in bodies[::4]]
