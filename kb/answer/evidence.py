@@ -37,7 +37,8 @@ def gather(
     """The candidate articles and sentences of ``hits`` and the evidence to score them."""
     articles = candidate_articles(kb, hits)
     sentences = article_sentences(kb, articles, gazetteer)
-    evidence = Evidence(intent, weights, context=find_context(intent, sentences, weights))
+    evidence = Evidence(intent, weights)
+    evidence.context = find_context(intent, sentences, weights, evidence.matcher)
     if not sentences:
         return articles, sentences, evidence
     # Search has encoded the question already (the vector is cached). The asking clause is not

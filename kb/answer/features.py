@@ -73,10 +73,16 @@ class Evidence:
         return self.matcher.found(terms)
 
 
-def find_context(intent: Intent, sentences: list[Sentence], weights: dict[str, float]) -> dict:
-    """Per article, the order of the sentence best restating the question's words and figures."""
+def find_context(
+    intent: Intent,
+    sentences: list[Sentence],
+    weights: dict[str, float],
+    matcher: TermMatcher | None = None,
+) -> dict:
+    """Per article, the order of the sentence best restating the question's words and figures;
+    ``matcher`` (over the question's terms, or more) is the evidence's, to scan sets once."""
     best: dict[str, tuple[float, int]] = {}
-    matcher = TermMatcher(intent.terms)
+    matcher = matcher or TermMatcher(intent.terms)
     for s in sentences:
         stated = sum(1 for f in s.facts if intent.states(f.value)) / (len(s.facts) or 1)
         score = weighted_share(intent.terms, matcher.found(s.terms), weights) + 0.5 * stated

@@ -186,6 +186,7 @@ def read_question(question: str, gazetteer: Gazetteer, today: date | None = None
     head_match = _SUPERLATIVE_HEAD.search(focus)
     named = {m.name.lower() for m in mentions} | {m.surface.lower() for m in mentions}
     head = terms_of(" ".join(g for g in head_match.groups() if g)) if head_match else frozenset()
+    named_terms = terms_of(" ".join(named))
     return Intent(
         kind=kind,
         metric=metric,
@@ -201,8 +202,8 @@ def read_question(question: str, gazetteer: Gazetteer, today: date | None = None
         terms=terms_of(question),
         focus=terms_of(focus) or terms_of(question),
         core=terms_of(_CORE_END.split(focus, maxsplit=1)[0]),
-        head=head - terms_of(" ".join(named)),
-        named_terms=terms_of(" ".join(named)),
+        head=head - named_terms,
+        named_terms=named_terms,
         named=named,
         causal=bool(_CAUSE_ASK.match(focus.strip())),
         time=read_time(question, today or date.today()),

@@ -133,25 +133,20 @@ def matches(term: str, terms: AbstractSet[str]) -> bool:
 
 def overlap(terms: AbstractSet[str], other: AbstractSet[str]) -> float:
     """Share of ``terms`` found in ``other``."""
-    if not terms:
-        return 0.0
-    prefixes = _prefixes(frozenset(other))
-    return sum(1 for term in terms if _matches(term, other, prefixes)) / len(terms)
+    return share(terms, _found(terms, other)) if terms else 0.0
 
 
 def weighted_overlap(
     terms: AbstractSet[str], other: AbstractSet[str], weights: Mapping[str, float]
 ) -> float:
     """Share of the weight of ``terms`` found in ``other`` (weights default to 1)."""
-    # fsum is exactly rounded, so the result does not depend on the order a set iterates in
-    # (which string hashing changes between processes); a plain sum's last bit would, and the
-    # ranker's bins and ties would move with it.
-    total = math.fsum([weights.get(term, 1.0) for term in terms])
-    if not total:
-        return 0.0
+    return weighted_share(terms, _found(terms, other), weights) if terms else 0.0
+
+
+def _found(terms: AbstractSet[str], other: AbstractSet[str]) -> set[str]:
+    """The ``terms`` that ``other`` matches (``matches``)."""
     prefixes = _prefixes(frozenset(other))
-    found = math.fsum([weights.get(t, 1.0) for t in terms if _matches(t, other, prefixes)])
-    return found / total
+    return {term for term in terms if _matches(term, other, prefixes)}
 
 
 class TermMatcher:
@@ -193,15 +188,17 @@ class TermMatcher:
 
 
 def share(terms: AbstractSet[str], found: AbstractSet[str]) -> float:
-    """Share of ``terms`` among ``found`` (``overlap`` given the matched terms)."""
+    """Share of ``terms`` among ``found``, the ones a set matched (``TermMatcher.found``)."""
     return sum(1 for term in terms if term in found) / len(terms) if terms else 0.0
 
 
 def weighted_share(
     terms: AbstractSet[str], found: AbstractSet[str], weights: Mapping[str, float]
 ) -> float:
-    """Share of the weight of ``terms`` among ``found`` (``weighted_overlap`` given the matched
-    terms, to the last bit)."""
+    """Share of the weight of ``terms`` among ``found`` (weights default to 1)."""
+    # fsum is exactly rounded, so the result does not depend on the order a set iterates in
+    # (which string hashing changes between processes); a plain sum's last bit would, and the
+    # ranker's bins and ties would move with it.
     total = math.fsum([weights.get(term, 1.0) for term in terms])
     if not total:
         return 0.0
