@@ -60,6 +60,7 @@ def chunk_article(
                 start=start,
                 end=end,
                 heading=_heading_at(heading_starts, start),
+                sentences=tuple((a - start, b - start) for a, b in sentences[first : last + 1]),
             )
         )
         if last + 1 >= len(sentences):
@@ -67,6 +68,11 @@ def chunk_article(
         # Step back for the overlap, but always move forward by at least one sentence.
         first = max(first + 1, last + 1 - settings.overlap_sentences)
     return passages
+
+
+def passage_sentences(passage: Passage) -> list[tuple[int, int]]:
+    """The sentence spans of a passage's text: the chunker's own, or a fresh split if unknown."""
+    return list(passage.sentences) if passage.sentences else sentence_spans(passage.text)
 
 
 def _fitting_spans(body: str, max_tokens: int, count_tokens: TokenCounter) -> list[tuple[int, int]]:

@@ -99,6 +99,9 @@ class Passage:
     start: int
     end: int
     heading: str | None = None
+    # Sentence spans within ``text``, as the chunker cut them; empty when not known (passages
+    # stored before they were recorded), and ``passage_sentences`` then splits the text again.
+    sentences: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass

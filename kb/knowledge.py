@@ -20,10 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.chunking import ChunkSettings
+from ingest.chunking import ChunkSettings, passage_sentences
 from ingest.errors import IngestError
-from ingest.records import Article
-from ingest.sentences import sentence_spans
+from ingest.records import Article, Passage
 from ingest.validation import checked_article
 from kb.embedding import MODEL_DIM, MODEL_NAME, MODEL_SHA256, Embedder, ensure_model, get_embedder
 from kb.errors import KbError
@@ -252,7 +251,7 @@ class KnowledgeBase:
             unsentenced = self.store.passages_without_sentence_vectors(MODEL_SHA256)
             for start in range(0, len(unsentenced), FLUSH_PASSAGES):
                 found = self.store.get_passages(unsentenced[start : start + FLUSH_PASSAGES])
-                _, rows = self._encode({pid: p.passage.text for pid, p in found.items()})
+                _, rows = self._encode({pid: p.passage for pid, p in found.items()})
                 self.store.put_sentence_vectors(MODEL_SHA256, rows)
                 if progress:
                     progress(min(start + FLUSH_PASSAGES, len(unsentenced)), len(unsentenced))
@@ -283,17 +282,18 @@ class KnowledgeBase:
         )
         for start in range(0, len(ids), ENCODE_SLICE):
             piece = ids[start : start + ENCODE_SLICE]
-            vectors, rows = self._encode({pid: found[pid].passage.text for pid in piece})
+            vectors, rows = self._encode({pid: found[pid].passage for pid in piece})
             with self._lock:
                 self._passages.add(np.array(piece, dtype=np.int64), vectors)
             self.store.put_sentence_vectors(MODEL_SHA256, rows)
 
-    def _encode(self, texts: dict[int, str]) -> tuple[np.ndarray, list[SentenceVectorRow]]:
+    def _encode(self, passages: dict[int, Passage]) -> tuple[np.ndarray, list[SentenceVectorRow]]:
         """Passage vectors and the sentence vectors of each passage, from one encode."""
-        spans = [sentence_spans(text) for text in texts.values()]
-        vectors, sentences = self.embedder.encode_with_sentences(list(texts.values()), spans)
+        spans = [passage_sentences(passage) for passage in passages.values()]
+        texts = [passage.text for passage in passages.values()]
+        vectors, sentences = self.embedder.encode_with_sentences(texts, spans)
         rows = []
-        for pid, own, found in zip(texts, spans, sentences, strict=True):
+        for pid, own, found in zip(passages, spans, sentences, strict=True):
             kept = [(span, v) for span, v in zip(own, found, strict=True) if v is not None]
             rows.append(
                 SentenceVectorRow(

@@ -26,7 +26,8 @@ from kb.errors import KbError, NotFound
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+# 2: passages record their sentence spans (column added to version 1 stores on open).
+SCHEMA_VERSION = 2
 # Ids bound per "IN (...)" query, well under SQLite's limit on host parameters.
 IDS_PER_QUERY = 500
 
@@ -65,7 +66,8 @@ CREATE TABLE IF NOT EXISTS passages (
     heading TEXT,
     start INTEGER NOT NULL,
     "end" INTEGER NOT NULL,
-    text TEXT NOT NULL
+    text TEXT NOT NULL,
+    sentences TEXT
 );
 CREATE INDEX IF NOT EXISTS passages_article ON passages(article_id, ordinal);
 CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
@@ -286,16 +288,20 @@ class Store:
                 self._connection().executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
             with self.transaction() as db:
                 row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-                if row is None:
-                    db.execute(
-                        "INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-                    )
-                elif int(row["value"]) > SCHEMA_VERSION:
+                if row is not None and int(row["value"]) > SCHEMA_VERSION:
                     raise KbError(
                         f"{self.path} has schema version {row['value']}, newer than this marketkb "
                         f"({SCHEMA_VERSION}); upgrade marketkb",
                         status=500,
                     )
+                columns = {c["name"] for c in db.execute("PRAGMA table_info(passages)")}
+                if "sentences" not in columns:
+                    # Older passages keep NULL and are split again when read.
+                    db.execute("ALTER TABLE passages ADD COLUMN sentences TEXT")
+                db.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
+                    (str(SCHEMA_VERSION),),
+                )
         except sqlite3.DatabaseError as error:
             raise KbError(f"cannot open the store at {self.path}: {error}", status=500) from error
 
@@ -435,8 +441,9 @@ class Store:
             added = []
             for passage in passages:
                 cursor = db.execute(
-                    'INSERT INTO passages (article_id, ordinal, heading, start, "end", text) '
-                    "VALUES (?,?,?,?,?,?)",
+                    "INSERT INTO passages "
+                    '(article_id, ordinal, heading, start, "end", text, sentences) '
+                    "VALUES (?,?,?,?,?,?,?)",
                     (
                         article_id,
                         passage.ordinal,
@@ -444,6 +451,7 @@ class Store:
                         passage.start,
                         passage.end,
                         passage.text,
+                        json.dumps(passage.sentences) if passage.sentences else None,
                     ),
                 )
                 added.append(cursor.lastrowid)
@@ -605,7 +613,7 @@ class Store:
         for chunk in _chunks(ids):
             rows = db.execute(
                 'SELECT p.id, p.article_id, p.ordinal, p.heading, p.start, p."end", p.text, '
-                "a.title, a.url, a.source, a.published FROM passages p "
+                "p.sentences, a.title, a.url, a.source, a.published FROM passages p "
                 "JOIN articles a ON a.id = p.article_id "
                 f"WHERE p.id IN ({','.join('?' * len(chunk))})",
                 chunk,
@@ -618,6 +626,7 @@ class Store:
                     row["start"],
                     row["end"],
                     row["heading"],
+                    _spans(row["sentences"]),
                 )
                 found[row["id"]] = StoredPassage(
                     row["id"], passage, row["title"], row["url"], row["source"], row["published"]
@@ -868,6 +877,11 @@ class Store:
             if using:
                 found[word] = using
         return found
+
+
+def _spans(stored: str | None) -> tuple[tuple[int, int], ...]:
+    """Sentence spans from their JSON column (empty for passages stored without them)."""
+    return tuple((int(a), int(b)) for a, b in json.loads(stored)) if stored else ()
 
 
 def _chunks(ids: Iterable[int], size: int = IDS_PER_QUERY) -> Iterator[list[int]]:

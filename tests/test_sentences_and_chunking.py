@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.chunking import ChunkSettings, approx_token_count, chunk_article
+from ingest.chunking import ChunkSettings, approx_token_count, chunk_article, passage_sentences
 from ingest.jsonl import parse_jsonl
 from ingest.pagetext import parse_page_text
-from ingest.records import Article
+from ingest.records import Article, Passage
 from ingest.sentences import PARAMS_PATH, sentence_spans, split_sentences
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -86,6 +86,18 @@ def test_passages_are_whole_sentences_with_one_sentence_overlap():
     for passage in passages:
         assert {s for s, _ in sentence_spans(passage.text)}  # non-empty
         assert article.body[passage.start :].startswith(passage.text)
+
+
+def test_passages_record_the_sentences_a_fresh_split_of_their_text_finds():
+    for article in [_seed(), *_corpus()]:
+        for passage in chunk_article(article):
+            assert list(passage.sentences) == sentence_spans(passage.text)
+
+
+def test_a_passage_without_recorded_sentences_is_split_again():
+    passage = chunk_article(_seed())[0]
+    bare = Passage(passage.article_id, 0, passage.text, passage.start, passage.end)
+    assert passage_sentences(bare) == passage_sentences(passage) == list(passage.sentences)
 
 
 def test_passages_cover_the_whole_body():

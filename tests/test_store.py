@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from ingest.chunking import chunk_article, passage_sentences
 from ingest.dedupe import is_duplicate, overlap, shingle_hashes
 from ingest.jsonl import parse_jsonl
 from ingest.pagetext import parse_page_text
@@ -212,6 +213,32 @@ def test_listing_filters_by_source_and_dates(store):
 
 def test_schema_version_is_recorded(store):
     assert store.get_meta("schema_version") == str(SCHEMA_VERSION)
+
+
+def test_passages_keep_their_sentence_spans(store):
+    result = store_article(store, _seed())
+    passages = store.get_passages(store.article_passage_ids(result.id)).values()
+    assert all(p.passage.sentences for p in passages)
+    assert [s for p in passages for s in p.passage.sentences] == [
+        s for p in chunk_article(_seed()) for s in p.sentences
+    ]
+
+
+def test_a_version_1_store_gains_sentence_spans_and_keeps_its_passages(tmp_path):
+    path = tmp_path / "kb.sqlite3"
+    store = Store(path)
+    result = store_article(store, _seed())
+    store.close()
+    db = sqlite3.connect(path)  # back to the layout version 1 wrote
+    db.execute("ALTER TABLE passages DROP COLUMN sentences")
+    db.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    db.commit()
+    db.close()
+    reopened = Store(path)
+    assert reopened.get_meta("schema_version") == str(SCHEMA_VERSION)
+    passages = reopened.get_passages(reopened.article_passage_ids(result.id)).values()
+    assert passages and all(p.passage.sentences == () for p in passages)
+    assert all(passage_sentences(p.passage) for p in passages)
 
 
 def test_a_newer_schema_is_refused(tmp_path):

@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ingest.chunking import passage_sentences
 from ingest.dates import CALENDAR_WORDS
 from ingest.gazetteer import Gazetteer
 from ingest.records import Fact
-from ingest.sentences import sentence_spans
 from kb.answer.words import terms_of
 from kb.knowledge import KnowledgeBase
 from kb.search import Hit
@@ -175,7 +175,7 @@ def article_sentences(
             if stored is None:
                 continue
             passage = stored.passage
-            for start, end in sentence_spans(passage.text):
+            for start, end in passage_sentences(passage):
                 body_start = passage.start + start
                 text = passage.text[start:end].strip()
                 # Overlapping passages repeat sentences; keep the first copy.

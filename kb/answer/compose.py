@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ingest.chunking import passage_sentences
 from ingest.records import Fact
 from ingest.sentences import sentence_spans
 from kb.answer.candidates import Sentence
@@ -123,8 +124,14 @@ class CitationBook:
     def citations(self, question_terms: set[str]) -> list[Citation]:
         """Every citation, hits first; the list stays within k unless quoted passages need room."""
         found = []
+        unquoted = [hit.passage_id for hit in self.hits if hit.passage_id not in self.quoted]
+        stored = self.kb.store.get_passages(unquoted) if unquoted else {}
         for n, hit in enumerate(self.hits, start=1):
-            span = self.quoted.get(hit.passage_id) or _best_span(hit.text, question_terms)
+            span = self.quoted.get(hit.passage_id)
+            if span is None:
+                held = stored.get(hit.passage_id)
+                spans = passage_sentences(held.passage) if held else sentence_spans(hit.text)
+                span = _best_span(hit.text, spans, question_terms)
             found.append(
                 Citation(
                     n,
@@ -162,9 +169,8 @@ class CitationBook:
         return found
 
 
-def _best_span(text: str, terms: set[str]) -> tuple[int, int]:
-    """The sentence of a passage sharing most words with the question."""
-    spans = sentence_spans(text)
+def _best_span(text: str, spans: list[tuple[int, int]], terms: set[str]) -> tuple[int, int]:
+    """The sentence (of ``spans`` in ``text``) sharing most words with the question."""
     if not spans:
         return 0, len(text)
     return max(spans, key=lambda span: len(terms_of(text[span[0] : span[1]]) & terms))
