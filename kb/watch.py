@@ -20,6 +20,7 @@ Rules of watching:
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
@@ -37,6 +38,8 @@ from ingest.validation import checked_url
 from kb.errors import KbError
 from kb.knowledge import KnowledgeBase
 from kb.store import FeedStatus
+
+log = logging.getLogger(__name__)
 
 DEFAULT_EVERY = 600.0
 DEFAULT_JITTER = 0.1
@@ -192,16 +195,29 @@ class FeedWatcher:
                 )
         except IngestError as error:
             # The reason alone: the round already names the feed.
-            round_ = FeedRound(feed, "failed", reason=error.reason)
-            status = replace(
-                before, last_poll=now, errors=before.errors + 1, last_error=error.reason
+            round_, status = self._failed(feed, before, now, error.reason)
+        except Exception as error:
+            # Anything else (the store, a callback, a bug) is this feed's failure too: one feed
+            # must never end the watcher thread and with it every other feed's polling.
+            log.exception("polling %s failed", feed)
+            reason = (
+                str(error) if isinstance(error, KbError) else f"{type(error).__name__}: {error}"
             )
+            round_, status = self._failed(feed, before, now, reason)
         store.save_feed_status(status)
         delay = self._delay(status.errors)
         self.due[feed] = time.monotonic() + delay
         round_ = replace(round_, retry_in=delay)
         self.on_round(round_)
         return round_
+
+    @staticmethod
+    def _failed(
+        feed: str, before: FeedStatus, now: str, reason: str
+    ) -> tuple[FeedRound, FeedStatus]:
+        """The round and the status of a poll that failed for ``reason``."""
+        status = replace(before, last_poll=now, errors=before.errors + 1, last_error=reason)
+        return FeedRound(feed, "failed", reason=reason), status
 
     def _ingest_new(
         self, feed: str, data: bytes, base_url: str, stop: threading.Event

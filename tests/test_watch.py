@@ -138,6 +138,26 @@ def test_a_broken_feed_backs_off_without_stopping_the_others_then_recovers(kb, s
     assert 0.9 * EVERY <= recovered.retry_in <= 1.1 * EVERY
 
 
+def test_an_unexpected_error_fails_that_feed_and_the_others_are_still_polled(kb, site) -> None:
+    serve_feed(site, "/first.xml", [7], "v1")
+    serve_feed(site, "/second.xml", [8], "v1")
+    calls = []
+
+    def breaks_once() -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("callback broke")
+
+    feeds = [site.url("/first.xml"), site.url("/second.xml")]
+    settings = WatchSettings(every=EVERY, allow_private=True)
+    watch = FeedWatcher(kb, feeds, settings, on_stored=breaks_once, seed=1)
+    first, second = watch.poll_all()
+    assert first.outcome == "failed" and first.reason == "RuntimeError: callback broke"
+    assert first.retry_in == 2 * EVERY
+    assert kb.store.feed_status(feeds[0]).last_error == "RuntimeError: callback broke"
+    assert (second.outcome, second.stored) == ("new", 1)
+
+
 def test_a_slow_feed_times_out_and_the_next_feed_is_still_read(kb, site) -> None:
     site.routes["/slow.xml"] = Route(body=rss([7]), content_type="application/rss+xml", delay=5)
     serve_feed(site, "/quick.xml", [8], "v1")
