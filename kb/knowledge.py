@@ -162,6 +162,9 @@ class KnowledgeBase:
                 f"passages were cut with {found.get('chunking')}, settings now say "
                 f"{wanted['chunking']}; run `kb reindex` to re-cut them"
             )
+        if not problems and found.get("schema_version", SCHEMA_VERSION) < SCHEMA_VERSION:
+            # The store upgraded itself on open; the manifest follows it.
+            self._write_manifest({**found, "schema_version": SCHEMA_VERSION})
         for problem in problems:
             log.warning("%s: %s", path, problem)
         return "; ".join(problems) or None

@@ -7,6 +7,7 @@ data directory built once per module from a few articles of ../shared/corpus/art
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -22,10 +23,12 @@ from kb.embedding import MODEL_DIM, MODEL_SHA256, Embedder
 from kb.errors import NotFound
 from kb.knowledge import (
     ARTICLE_INDEX_FILE,
+    MANIFEST_FILE,
     PASSAGE_INDEX_FILE,
     KnowledgeBase,
     article_vector_id,
 )
+from kb.store import SCHEMA_VERSION
 from kb.vectors import VectorIndex, manifest_path, mean_vector
 
 pytestmark = pytest.mark.slow
@@ -380,6 +383,17 @@ def test_changed_chunking_settings_are_reported_until_reindexed(
     assert again.manifest_warning and "kb reindex" in again.manifest_warning
     again.reindex()
     assert KnowledgeBase(kb_dir, embedder=embedder, max_passage_tokens=100).manifest_warning is None
+
+
+def test_an_older_schema_in_the_manifest_follows_the_upgraded_store(
+    kb: KnowledgeBase, kb_dir: Path, embedder: Embedder
+) -> None:
+    path = kb_dir / MANIFEST_FILE
+    older = {**json.loads(path.read_text("utf-8")), "schema_version": SCHEMA_VERSION - 1}
+    path.write_text(json.dumps(older), "utf-8")
+    again = KnowledgeBase(kb_dir, embedder=embedder)
+    assert again.manifest_warning is None
+    assert json.loads(path.read_text("utf-8"))["schema_version"] == SCHEMA_VERSION
 
 
 def made_up(n: int, **fields: str) -> Article:
