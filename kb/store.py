@@ -298,10 +298,11 @@ class Store:
                 if "sentences" not in columns:
                     # Older passages keep NULL and are split again when read.
                     db.execute("ALTER TABLE passages ADD COLUMN sentences TEXT")
-                db.execute(
-                    "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
-                    (str(SCHEMA_VERSION),),
-                )
+                if row is None or int(row["value"]) < SCHEMA_VERSION:
+                    db.execute(
+                        "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
+                        (str(SCHEMA_VERSION),),
+                    )
         except sqlite3.DatabaseError as error:
             raise KbError(f"cannot open the store at {self.path}: {error}", status=500) from error
 
