@@ -108,7 +108,7 @@ def top_overlap(q: QuestionEvidence) -> float:
     if not q.ranked:
         return 0.0
     best = q.ranked[0][1]
-    terms = q.evidence.neighbours.get(best.key, best.terms)
+    terms = q.evidence.neighbour_terms(best)
     return weighted_overlap(q.intent.terms, terms, q.evidence.weights)
 
 

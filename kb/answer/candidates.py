@@ -153,7 +153,6 @@ def candidate_articles(kb: KnowledgeBase, hits: list[Hit]) -> list[Article]:
         article.dense = max(article.dense, hit.dense_score or 0.0)
         article.hit_passages.add(hit.passage_id)
     for article in found.values():
-        article.terms = terms_of(kb.store.get_article(article.article_id).article.body)
         article.facts = kb.store.article_facts(article.article_id)
     return list(found.values())
 
@@ -165,6 +164,7 @@ def article_sentences(
     order, with its facts and names."""
     found: list[Sentence] = []
     for article in articles:
+        first = len(found)
         passage_ids = kb.store.article_passage_ids(article.article_id)
         passages = kb.store.get_passages(passage_ids)
         facts = article.facts
@@ -197,6 +197,8 @@ def article_sentences(
                     )
                 )
                 order += 1
+        # The sentences cover the body, so their terms are the article's: no second tokenising.
+        article.terms = frozenset().union(*(s.terms for s in found[first:]))
     return found
 
 

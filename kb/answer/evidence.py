@@ -57,8 +57,7 @@ def gather(
     for n, sentence in enumerate(sentences):
         if n + 1 < len(sentences) and sentences[n + 1].article_id == sentence.article_id:
             evidence.next_start[sentence.key] = sentences[n + 1].body_start
-        around = [
+        evidence.around[sentence.key] = tuple(
             o.terms for o in sentences[max(0, n - 1) : n + 2] if o.article_id == sentence.article_id
-        ]
-        evidence.neighbours[sentence.key] = frozenset().union(*around)
+        )
     return articles, sentences, evidence

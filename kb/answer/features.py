@@ -58,7 +58,8 @@ class Evidence:
     weights: dict[str, float]  # IDF of the question's terms
     dense: dict[tuple[str, int], float] = field(default_factory=dict)  # sentence key -> cosine
     passage_dense: dict[int, float] = field(default_factory=dict)  # passage id -> cosine
-    neighbours: dict[tuple[str, int], frozenset[str]] = field(default_factory=dict)  # terms around
+    # sentence key -> the term sets of the sentence and its neighbours in the article
+    around: dict[tuple[str, int], tuple[frozenset[str], ...]] = field(default_factory=dict)
     best_dense: float = 0.0
     context: dict[str, int] = field(default_factory=dict)  # article id -> restating sentence
     next_start: dict[tuple[str, int], int] = field(default_factory=dict)  # key -> next's start
@@ -71,6 +72,15 @@ class Evidence:
     def found(self, terms: frozenset[str]) -> frozenset[str]:
         """The question's terms that ``terms`` matches (``words.matches``)."""
         return self.matcher.found(terms)
+
+    def neighbour_terms(self, s: Sentence) -> frozenset[str]:
+        """The terms of the sentence and its two neighbours."""
+        return frozenset().union(*self.around.get(s.key, (s.terms,)))
+
+    def found_around(self, s: Sentence) -> frozenset[str]:
+        """The question's terms the sentence or its neighbours match: the union of each one's
+        (memoised) matches, so no merged set is scanned again."""
+        return frozenset().union(*(self.found(t) for t in self.around.get(s.key, (s.terms,))))
 
 
 def find_context(
@@ -135,7 +145,7 @@ def head_overlap(q: Intent, s: Sentence, e: Evidence) -> float:
 
 def neighbour_overlap(q: Intent, s: Sentence, e: Evidence) -> float:
     """IDF-weighted share of the question's words in the sentence and its two neighbours."""
-    return weighted_share(q.terms, e.found(e.neighbours.get(s.key, s.terms)), e.weights)
+    return weighted_share(q.terms, e.found_around(s), e.weights)
 
 
 def context_overlap(q: Intent, s: Sentence, e: Evidence) -> float:
