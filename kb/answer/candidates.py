@@ -9,7 +9,7 @@ few retrieved articles is a candidate, not only the hit passages.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ingest.chunking import passage_sentences
 from ingest.dates import CALENDAR_WORDS
@@ -161,7 +161,8 @@ def article_sentences(
     kb: KnowledgeBase, articles: list[Article], gazetteer: Gazetteer
 ) -> list[Sentence]:
     """Every sentence of the given articles (as ``candidate_articles`` reads them), in article
-    order, with its facts and names."""
+    order, with its facts and names; each points at a copy of its article with the article's
+    terms (the union of its sentences')."""
     found: list[Sentence] = []
     for article in articles:
         first = len(found)
@@ -198,7 +199,10 @@ def article_sentences(
                 )
                 order += 1
         # The sentences cover the body, so their terms are the article's: no second tokenising.
-        article.terms = frozenset().union(*(s.terms for s in found[first:]))
+        # The sentences point at a copy carrying them; the caller's article is left as it was.
+        held = replace(article, terms=frozenset().union(*(s.terms for s in found[first:])))
+        for sentence in found[first:]:
+            sentence.article = held
     return found
 
 

@@ -35,8 +35,9 @@ def gather(
     weights: dict[str, float],
 ) -> tuple[list[Article], list[Sentence], Evidence]:
     """The candidate articles and sentences of ``hits`` and the evidence to score them."""
-    articles = candidate_articles(kb, hits)
-    sentences = article_sentences(kb, articles, gazetteer)
+    sentences = article_sentences(kb, candidate_articles(kb, hits), gazetteer)
+    # Each article as its sentences carry it, with the terms they gave it.
+    articles = list({id(s.article): s.article for s in sentences}.values())
     evidence = Evidence(intent, weights)
     evidence.context = find_context(intent, sentences, weights, evidence.matcher)
     if not sentences:
